@@ -1,0 +1,3 @@
+from neuroplay.cli import main
+
+main()

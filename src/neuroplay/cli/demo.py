@@ -1,0 +1,107 @@
+"""``neuroplay demo``: a short tour of every part on built-in inputs, shown in one HTML page."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from neuroplay.cli._util import JSON, SEED, emit_json
+from neuroplay.common.errors import UserError
+from neuroplay.common.progress import console, make_progress
+from neuroplay.common.report import MARKER, Section, write_report
+
+
+def _check_out(out: Path) -> None:
+    """Refuse to write into a folder that holds something other than an earlier demo."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        index = out / "index.html"
+        if not (index.is_file() and MARKER in index.read_text(errors="replace")[:200]):
+            raise UserError(f"{out} is not empty and holds no earlier demo; choose another --out")
+
+
+def _dqn_part(out: Path, seed: int, quiet: bool) -> Section:
+    from neuroplay.rl.dqn import DQN, DQNConfig
+    from neuroplay.rl.playback import record_gif
+
+    run = out / "dqn"
+    (run / "checkpoint.pt").unlink(missing_ok=True)  # an earlier demo's run: start afresh
+    agent = DQN(DQNConfig(seed=seed))
+    with make_progress(disable=quiet, transient=True) as progress:
+        task = progress.add_task("DQN on CartPole", total=agent.config.total_steps, status="")
+        result = agent.train(
+            run,
+            callback=lambda i: progress.update(
+                task, completed=i["env_steps"], status=f"ep {i['episodes']}  ε {i['epsilon']:.2f}"
+            ),
+        )
+    returns = agent.evaluate(100, seed=10_000 + seed)
+    ret, _ = record_gif(agent, run / "cartpole.gif", seed=seed)
+    return Section(
+        "Deep Q-learning: CartPole",
+        "A DQN agent (128-128 MLP, ε-greedy, replay memory, Double-DQN target with 3-step returns) learns to "
+        "balance the pole. Training stops when greedy evaluations score ≥ 475 three times in a row; the kept "
+        "model is then scored on 100 fresh episodes.",
+        images=[("dqn/learning_curve.png", "learning curve"), ("dqn/cartpole.gif", f"greedy episode, return {ret:.0f}")],
+        numbers={
+            "solved": str(result.solved),
+            "environment steps": str(result.env_steps),
+            "training time": f"{result.wall_seconds:.1f} s",
+            "mean return, 100 unseen episodes": f"{returns.mean():.1f} ± {returns.std():.1f}",
+            "model": "dqn/model.pt",
+        },
+    ), {
+        "solved": result.solved,
+        "env_steps": result.env_steps,
+        "wall_seconds": result.wall_seconds,
+        "eval_mean_return": float(returns.mean()),
+    }
+
+
+def _qtable_part(out: Path, seed: int) -> Section:
+    from neuroplay.cli.qtable import run_qtable
+
+    summary = run_qtable(out / "qtable", seed=seed)
+    images = [(str(Path(p).relative_to(out)), cap) for p, cap in summary.get("images", [])]
+    return Section(
+        "Tabular Q-learning: grid world",
+        "The agent moves up/down/left/right; walls block, the goal pays a large reward, the pit a large "
+        "penalty, every move costs a little. The arrows are the learned greedy policy, the colours the "
+        "learned state values.",
+        images=images,
+        numbers={k: str(v) for k, v in summary.get("numbers", {}).items()},
+        pre=summary.get("policy_text", ""),
+    ), summary.get("numbers", {})
+
+
+def demo(
+    out: Path = typer.Option(Path("neuroplay-demo"), "--out", "-o", help="Folder for the demo's outputs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    seed: int = SEED,
+    json_out: bool = JSON,
+) -> None:
+    """Run a short tour of every part on built-in inputs; open OUT/index.html to see it."""
+    _check_out(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    c = console()
+    sections, numbers = [], {}
+    for name, part in (("dqn", lambda: _dqn_part(out, seed, quiet)), ("qtable", lambda: _qtable_part(out, seed))):
+        if not quiet:
+            c.print(f"[bold]demo:[/] {name} …")
+        section, nums = part()
+        sections.append(section)
+        numbers[name] = nums
+    index = write_report(
+        out / "index.html",
+        "neuroplay demo",
+        sections,
+        footer=f"seed {seed}; made by `neuroplay demo` in {time.perf_counter() - t0:.0f} s",
+    )
+    if json_out:
+        emit_json({"out": str(out), "index": str(index), "wall_seconds": time.perf_counter() - t0, **numbers})
+    else:
+        c.print(f"demo written to [bold]{out.resolve()}[/]; open {index.resolve()}")

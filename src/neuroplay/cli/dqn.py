@@ -1,0 +1,261 @@
+"""``neuroplay dqn train|eval|play``: Deep Q-learning on CartPole (or any Box/Discrete env)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, emit_json, has_display, parse_ints
+from neuroplay.common.errors import UserError
+from neuroplay.common.progress import console, make_progress
+from neuroplay.rl.config import DQNConfig
+
+app = typer.Typer(
+    help="Deep Q-learning: train a DQN agent (CartPole by default), evaluate it, watch it play.",
+    no_args_is_help=True,
+)
+
+_D = DQNConfig()  # the CLI's defaults are the library's defaults
+
+
+@app.command("train")
+def train_cmd(
+    out: Path = typer.Option(None, "--out", "-o", help="Run directory for metrics.csv, plots, checkpoint.pt, model.pt."),
+    resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory (its settings are reused)."),
+    force: bool = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run."),
+    env: str = typer.Option(_D.env_id, "--env", help="Any gymnasium env with Box observations, Discrete actions."),
+    total_steps: int = typer.Option(_D.total_steps, "--total-steps", help="Step budget (environment steps)."),
+    num_envs: int = typer.Option(_D.num_envs, "--num-envs", help="Environments stepped together."),
+    hidden: str = typer.Option(",".join(map(str, _D.hidden)), "--hidden", help="Hidden layer sizes of the Q-network."),
+    dueling: bool = typer.Option(_D.dueling, "--dueling/--no-dueling", help="Dueling value/advantage heads."),
+    double: bool = typer.Option(_D.double, "--double/--no-double", help="Double DQN target."),
+    n_step: int = typer.Option(_D.n_step, "--n-step", help="n-step returns (1 = classic one-step target)."),
+    gamma: float = typer.Option(_D.gamma, "--gamma", help="Discount factor."),
+    lr: float = typer.Option(_D.lr, "--lr", help="Learning rate."),
+    optimizer: str = typer.Option(_D.optimizer, "--optimizer", help="adam or sgd."),
+    loss: str = typer.Option(_D.loss, "--loss", help="huber or mse."),
+    max_grad_norm: float = typer.Option(_D.max_grad_norm or 0.0, "--max-grad-norm", help="Gradient clipping (0 = off)."),
+    batch_size: int = typer.Option(_D.batch_size, "--batch-size"),
+    buffer_size: int = typer.Option(_D.buffer_size, "--buffer-size", help="Replay memory capacity."),
+    learning_starts: int = typer.Option(_D.learning_starts, "--learning-starts", help="Steps of experience before learning."),
+    train_freq: int = typer.Option(_D.train_freq, "--train-freq", help="Learn every this many vector steps."),
+    gradient_steps: int = typer.Option(_D.gradient_steps, "--gradient-steps", help="Minibatch updates each time it learns."),
+    target_update: str = typer.Option(_D.target_update, "--target-update", help="hard (copy) or soft (Polyak) target update."),
+    target_interval: int = typer.Option(_D.target_update_interval, "--target-interval", help="Updates between hard target copies."),
+    tau: float = typer.Option(_D.tau, "--tau", help="Soft target update rate."),
+    eps_start: float = typer.Option(_D.eps_start, "--eps-start"),
+    eps_end: float = typer.Option(_D.eps_end, "--eps-end"),
+    eps_steps: int = typer.Option(_D.eps_duration, "--eps-steps", help="Steps over which epsilon decays."),
+    eps_schedule: str = typer.Option(_D.eps_schedule, "--eps-schedule", help="linear or exponential."),
+    eval_every: int = typer.Option(_D.eval_every, "--eval-every", help="Steps between greedy evaluations."),
+    eval_episodes: int = typer.Option(_D.eval_episodes, "--eval-episodes"),
+    threshold: float = typer.Option(_D.solve_threshold, "--threshold", help="Mean greedy return that counts as solved."),
+    patience: int = typer.Option(_D.solve_patience, "--patience", help="Passing evaluations in a row that stop training."),
+    checkpoint_every: int = typer.Option(_D.checkpoint_every, "--checkpoint-every", help="Steps between checkpoints."),
+    threads: int = typer.Option(_D.torch_threads, "--threads", help="torch CPU threads (1 is fastest for small nets)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    seed: int = SEED,
+    device: str = DEVICE,
+    json_out: bool = JSON,
+) -> None:
+    """Train a DQN agent until greedy evaluations pass the threshold several times in a row.
+
+    Ctrl-C saves a checkpoint; `--resume DIR` continues it with the same result as an
+    uninterrupted run.
+    """
+    from neuroplay.rl.dqn import DQN, DQNConfig
+
+    check_device(device)
+    if resume is not None:
+        if out is not None and out.resolve() != resume.resolve():
+            raise UserError("--resume DIR continues in DIR; leave out --out or give the same directory")
+        run_dir = resume
+        from neuroplay.common.checkpoint import load_checkpoint
+        from neuroplay.rl.dqn import CHECKPOINT_KIND, FORMAT_VERSION
+
+        saved = load_checkpoint(run_dir / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION)
+        if not isinstance(saved.get("config"), dict):
+            raise UserError(f"{run_dir / 'checkpoint.pt'}: checkpoint has no valid config")
+        try:
+            config = DQNConfig.from_dict({**saved["config"], "device": device})
+        except TypeError as exc:
+            raise UserError(f"invalid config in checkpoint ({exc})") from None
+        if saved["counters"].get("solved"):
+            raise UserError(f"the run in {run_dir} is already solved; its model is {run_dir / 'model.pt'}")
+    else:
+        if out is None:
+            raise UserError("give --out DIR for the run's files (or --resume DIR to continue one)")
+        run_dir = out
+        if run_dir.exists() and not run_dir.is_dir():
+            raise UserError(f"--out {run_dir} exists and is not a directory")
+        if (run_dir / "checkpoint.pt").exists() and not force:
+            raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pass --force")
+        config = DQNConfig(
+            env_id=env,
+            seed=seed,
+            num_envs=num_envs,
+            hidden=parse_ints(hidden, "--hidden"),
+            dueling=dueling,
+            gamma=gamma,
+            n_step=n_step,
+            double=double,
+            loss=loss,
+            optimizer=optimizer,
+            lr=lr,
+            max_grad_norm=max_grad_norm if max_grad_norm > 0 else None,
+            batch_size=batch_size,
+            buffer_size=buffer_size,
+            learning_starts=learning_starts,
+            train_freq=train_freq,
+            gradient_steps=gradient_steps,
+            target_update=target_update,
+            target_update_interval=target_interval,
+            tau=tau,
+            eps_start=eps_start,
+            eps_end=eps_end,
+            eps_duration=eps_steps,
+            eps_schedule=eps_schedule,
+            total_steps=total_steps,
+            eval_every=eval_every,
+            eval_episodes=eval_episodes,
+            solve_threshold=threshold,
+            solve_patience=patience,
+            checkpoint_every=checkpoint_every,
+            device=device,
+            torch_threads=threads,
+        )
+    if resume is not None and total_steps != _D.total_steps:
+        config = dataclasses.replace(config, total_steps=total_steps)
+
+    agent = DQN(config)
+    stop = {"requested": False}
+
+    def on_sigint(signum, frame):  # first Ctrl-C: stop cleanly at the next step; second: abort
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with make_progress(disable=quiet) as progress:
+            task = progress.add_task("dqn", total=config.total_steps, status="")
+
+            def report(info: dict) -> None:
+                status = (
+                    f"ep {info['episodes']}  return {_fmt(info['recent_return'])}  "
+                    f"eval {_fmt(info['eval_mean'])}  ε {info['epsilon']:.3f}  {info['steps_per_second']:.0f} steps/s"
+                )
+                progress.update(task, completed=info["env_steps"], status=status)
+
+            result = agent.train(run_dir, callback=report, should_stop=lambda: stop["requested"], resume=resume is not None)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    c = console()
+    if result.interrupted:
+        c.print(f"interrupted at {result.env_steps} steps; checkpoint saved. Continue with: neuroplay dqn train --resume {run_dir}")
+    elif not json_out:
+        verdict = "[green]solved[/]" if result.solved else "[yellow]not solved within the budget[/]"
+        c.print(
+            f"{verdict}: {result.env_steps} steps, {result.episodes} episodes, {result.wall_seconds:.1f} s; "
+            f"best greedy evaluation {result.best_eval_mean:.1f}\nmodel: {result.model}\n"
+            f"plots and metrics: {run_dir / 'learning_curve.png'}, {run_dir / 'metrics.csv'}"
+        )
+    if json_out:
+        emit_json(
+            {
+                "solved": result.solved,
+                "env_steps": result.env_steps,
+                "episodes": result.episodes,
+                "updates": result.updates,
+                "wall_seconds": round(result.wall_seconds, 3),
+                "best_eval_mean": result.best_eval_mean,
+                "interrupted": result.interrupted,
+                "model": result.model,
+                "checkpoint": result.checkpoint,
+                "out": str(run_dir),
+            }
+        )
+    if result.interrupted:
+        raise typer.Exit(130)
+
+
+def _fmt(x: float) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1f}"
+
+
+@app.command("eval")
+def eval_cmd(
+    path: Path = typer.Argument(..., help="A model.pt (or the run directory holding it)."),
+    episodes: int = typer.Option(100, "--episodes", "-n", help="Greedy episodes to run."),
+    seed: int = SEED,
+    device: str = DEVICE,
+    json_out: bool = JSON,
+) -> None:
+    """Run the greedy policy for N episodes and report the mean and spread of the returns."""
+    from neuroplay.rl.dqn import DQN
+
+    check_device(device)
+    if not 1 <= episodes <= 100_000:
+        raise UserError(f"--episodes must be between 1 and 100000, got {episodes}")
+    agent = DQN.load(path, device=device)
+    returns = agent.evaluate(episodes, seed)
+    out = {
+        "mean_return": float(returns.mean()),
+        "std_return": float(returns.std()),
+        "min_return": float(returns.min()),
+        "max_return": float(returns.max()),
+        "episodes": int(episodes),
+        "env_id": agent.config.env_id,
+        "seed": seed,
+    }
+    if json_out:
+        emit_json(out)
+    else:
+        console().print(
+            f"{agent.config.env_id}: mean return {out['mean_return']:.1f} ± {out['std_return']:.1f} "
+            f"(min {out['min_return']:.0f}, max {out['max_return']:.0f}) over {episodes} episodes"
+        )
+
+
+@app.command("play")
+def play_cmd(
+    path: Path = typer.Argument(..., help="A model.pt (or the run directory holding it)."),
+    gif: Path = typer.Option(None, "--gif", help="Record one episode to this GIF instead of opening a window."),
+    episodes: int = typer.Option(1, "--episodes", "-n", help="Episodes to show in the window."),
+    fps: int = typer.Option(30, "--fps", help="GIF frame rate."),
+    frame_skip: int = typer.Option(2, "--frame-skip", help="Keep every k-th frame in the GIF."),
+    scale: float = typer.Option(0.5, "--scale", help="GIF size relative to the env's frames."),
+    seed: int = SEED,
+    device: str = DEVICE,
+    json_out: bool = JSON,
+) -> None:
+    """Watch the agent: a window where a display exists, or a GIF with --gif."""
+    from neuroplay.rl.dqn import DQN
+    from neuroplay.rl.playback import record_gif, show_window
+
+    check_device(device)
+    if not 1 <= fps <= 100 or not 1 <= frame_skip <= 100 or not 0.05 <= scale <= 4:
+        raise UserError("--fps must be in 1..100, --frame-skip in 1..100, --scale in 0.05..4")
+    if not 1 <= episodes <= 1000:
+        raise UserError("--episodes must be in 1..1000")
+    if gif is not None and gif.suffix.lower() != ".gif":
+        raise UserError(f"--gif needs a .gif file name, got {gif}")
+    agent = DQN.load(path, device=device)
+    if gif is None:
+        if not has_display():
+            raise UserError("no display here to open a window; record a GIF instead with --gif FILE.gif")
+        returns = show_window(agent, episodes, seed)
+        out = {"returns": returns, "mean_return": float(np.mean(returns))}
+    else:
+        ret, frames = record_gif(agent, gif, seed, fps=fps, frame_skip=frame_skip, scale=scale)
+        out = {"return": ret, "frames": frames, "gif": str(gif)}
+        if not json_out:
+            console().print(f"episode return {ret:.0f}; {frames} frames written to {gif}")
+    if json_out:
+        emit_json(out)

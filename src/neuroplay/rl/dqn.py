@@ -1,0 +1,470 @@
+"""Deep Q-learning (Mnih et al., 2015) with the usual improvements, in one readable loop.
+
+The agent keeps a Q-network and a slowly-following target network. It acts ε-greedily in a
+vector of environments, stores transitions in a replay memory and regresses Q(s, a) toward
+
+    y = r + γ^k · Q_target(s', argmax_a' Q(s', a'))     (Double DQN, the default)
+    y = r + γ^k · max_a' Q_target(s', a')               (classic DQN, ``double=False``)
+
+with k = 1 or the n-step horizon, and γ^k replaced by 0 when the episode *terminated*
+(a time-limit truncation still bootstraps). Training stops when periodic greedy
+evaluations pass a threshold several times in a row; the model kept is the one that passed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
+from neuroplay.common.errors import UserError
+from neuroplay.common.seeding import derive_seed, rng_state, seed_everything, set_rng_state
+from neuroplay.rl.config import DQNConfig
+from neuroplay.rl.envs import evaluate_policy, make_vec_env, restore_env, snapshot_env
+from neuroplay.rl.optim import Adam
+from neuroplay.rl.qnet import QNetwork
+from neuroplay.rl.replay import NStepAccumulator, ReplayMemory
+
+MODEL_KIND = "neuroplay.dqn.model"
+CHECKPOINT_KIND = "neuroplay.dqn.checkpoint"
+FORMAT_VERSION = 1
+
+# seeds for evaluation episodes are derived from (seed, EVAL_STREAM, index) so they never
+# coincide with the training environment's seed
+EVAL_STREAM = 1
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`DQN.train` returns."""
+
+    solved: bool
+    env_steps: int
+    episodes: int
+    updates: int
+    wall_seconds: float
+    best_eval_mean: float
+    interrupted: bool = False
+    model: str | None = None
+    checkpoint: str | None = None
+    metrics: list[dict] = field(default_factory=list)
+
+
+def td_target(
+    reward: torch.Tensor,
+    discount: torch.Tensor,
+    next_q_target: torch.Tensor,
+    next_q_online: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``r + discount · Q_target(s', a*)``; a* = argmax of the online net (Double DQN) when
+    ``next_q_online`` is given, else of the target net (classic DQN).
+
+    ``discount`` is γ^k, or 0 where the episode terminated: a terminal state has no future.
+    """
+    if next_q_online is None:
+        best = next_q_target.max(dim=1).values
+    else:
+        best = next_q_target.gather(1, next_q_online.argmax(dim=1, keepdim=True)).squeeze(1)
+    return reward + discount * best
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but no CUDA device is available")
+    return torch.device(name)
+
+
+class DQN:
+    """A DQN agent: ``DQN(config).train(out_dir)``, ``act(obs)``, ``save(path)``, ``DQN.load(path)``."""
+
+    def __init__(self, config: DQNConfig | None = None):
+        self.config = config or DQNConfig()
+        self.device = resolve_device(self.config.device)
+        probe = make_vec_env(self.config.env_id, 1)
+        self.obs_shape = probe.single_observation_space.shape
+        self.n_actions = int(probe.single_action_space.n)
+        probe.close()
+        torch.manual_seed(self.config.seed)
+        self.q = self._new_net()
+
+    def _new_net(self) -> QNetwork:
+        c = self.config
+        return QNetwork(int(np.prod(self.obs_shape)), self.n_actions, c.hidden, c.dueling).to(self.device)
+
+    # ---- acting ---------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def q_values(self, obs: np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        return self.q(x.reshape(-1, int(np.prod(self.obs_shape)))).cpu().numpy()
+
+    def act(self, obs: np.ndarray) -> np.ndarray | int:
+        """Greedy action for one observation (returns an int) or a batch (returns an array)."""
+        obs = np.asarray(obs, dtype=np.float32)
+        actions = self.q_values(obs).argmax(axis=1)
+        return int(actions[0]) if obs.shape == tuple(self.obs_shape) else actions
+
+    def evaluate(self, episodes: int = 100, seed: int = 0) -> np.ndarray:
+        """Returns of ``episodes`` greedy episodes starting from seeds derived from ``seed``."""
+        return evaluate_policy(lambda o: self.q_values(o).argmax(axis=1), self.config.env_id, episodes, seed)
+
+    # ---- persistence ----------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the Q-network and config (a small model file, loadable by :meth:`load`)."""
+        save_checkpoint(path, MODEL_KIND, FORMAT_VERSION, self._model_payload(self.q.state_dict()))
+
+    def _model_payload(self, q_state: dict) -> dict:
+        return {
+            "config": self.config.to_dict(),
+            "q": {k: v.detach().cpu().clone() for k, v in q_state.items()},
+            "obs_shape": list(self.obs_shape),
+            "n_actions": self.n_actions,
+        }
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str = "cpu") -> DQN:
+        """Load a model saved by :meth:`save` or by training (``model.pt``; a run directory
+        means its ``model.pt``)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "model.pt"
+        data = load_checkpoint(path, MODEL_KIND, FORMAT_VERSION)
+        agent = cls._from_config_dict(data["config"], device, path)
+        try:
+            agent.q.load_state_dict(data["q"], strict=True)
+        except (RuntimeError, KeyError, TypeError) as exc:
+            raise UserError(f"{path}: network weights do not match its config ({str(exc)[:120]})") from None
+        return agent
+
+    @classmethod
+    def _from_config_dict(cls, cfg: Any, device: str, path: Path) -> DQN:
+        if not isinstance(cfg, dict):
+            raise UserError(f"{path}: checkpoint has no valid config")
+        try:
+            config = DQNConfig.from_dict({**cfg, "device": device})
+        except TypeError as exc:
+            raise UserError(f"{path}: invalid config in checkpoint ({exc})") from None
+        return cls(config)
+
+    # ---- training -------------------------------------------------------------------------
+
+    def train(
+        self,
+        out_dir: str | os.PathLike[str] | None = None,
+        callback: Callable[[dict], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        resume: bool = False,
+    ) -> TrainResult:
+        """Train until solved or out of budget; see the module docstring.
+
+        ``out_dir`` receives ``metrics.csv``, ``learning_curve.png``, ``checkpoint.pt``
+        (full training state, written atomically every ``checkpoint_every`` steps and when
+        stopped) and ``model.pt`` (the kept model). ``resume=True`` continues from
+        ``out_dir/checkpoint.pt`` exactly as if never interrupted. ``callback`` receives a
+        status dict now and then; ``should_stop`` is polled between steps (Ctrl-C support).
+        """
+        threads_before = torch.get_num_threads()
+        if self.config.torch_threads:
+            torch.set_num_threads(self.config.torch_threads)
+        try:
+            return _Trainer(self, out_dir, callback, should_stop).run(resume)
+        finally:
+            torch.set_num_threads(threads_before)
+
+
+def train(config: DQNConfig | None = None, out_dir: str | os.PathLike[str] | None = None, **kwargs) -> tuple[DQN, TrainResult]:
+    """Build a :class:`DQN` from ``config`` and train it; returns ``(agent, result)``."""
+    agent = DQN(config)
+    return agent, agent.train(out_dir, **kwargs)
+
+
+class _Trainer:
+    """The state of one training run; :meth:`run` is the whole algorithm, top to bottom."""
+
+    def __init__(self, agent: DQN, out_dir, callback, should_stop):
+        self.agent, self.c = agent, agent.config
+        self.out = Path(out_dir) if out_dir is not None else None
+        self.callback = callback or (lambda info: None)
+        self.should_stop = should_stop or (lambda: False)
+
+    # everything that must survive a checkpoint lives in these attributes
+    def _init_state(self) -> None:
+        c, agent = self.c, self.agent
+        self.rng = seed_everything(c.seed)
+        agent.q = agent._new_net()
+        self.target = copy.deepcopy(agent.q)
+        params = agent.q.parameters()
+        self.opt = Adam(params, lr=c.lr) if c.optimizer == "adam" else torch.optim.SGD(params, lr=c.lr)
+        self.replay = ReplayMemory(c.buffer_size, agent.obs_shape)
+        self.nstep = NStepAccumulator(c.n_step, c.gamma, c.num_envs)
+        self.env = make_vec_env(c.env_id, c.num_envs)
+        self.obs, _ = self.env.reset(seed=c.seed)
+        self.prev_done = np.zeros(c.num_envs, dtype=bool)
+        self.ep_return = np.zeros(c.num_envs)
+        self.episode_returns: list[float] = []
+        self.episode_ends: list[int] = []
+        self.env_steps = self.updates = self.vector_steps = 0
+        self.evals_done = self.passes = 0
+        self.best_eval = -math.inf
+        self.kept_q: dict | None = None
+        self.kept_passed = False
+        self.last_loss = float("nan")
+        self.metrics: list[dict] = []
+        self.elapsed_before = 0.0
+        self.solved = False
+
+    def run(self, resume: bool) -> TrainResult:
+        c, agent = self.c, self.agent
+        self.t0 = time.perf_counter()
+        self._init_state()
+        if resume:
+            self._load()
+        epsilon = c.epsilon
+        next_eval = (self.env_steps // c.eval_every + 1) * c.eval_every
+        next_ckpt = (self.env_steps // c.checkpoint_every + 1) * c.checkpoint_every
+        next_report = 0
+        interrupted = False
+
+        while self.env_steps < c.total_steps and not self.solved:
+            if self.should_stop():
+                interrupted = True
+                break
+            # 1. act ε-greedily in every env
+            eps = epsilon(self.env_steps)
+            explore = self.rng.random(c.num_envs) < eps
+            actions = self.rng.integers(0, agent.n_actions, size=c.num_envs)
+            if not explore.all():
+                greedy = agent.q_values(self.obs).argmax(axis=1)
+                actions = np.where(explore, actions, greedy)
+            next_obs, reward, terminated, truncated, _ = self.env.step(actions)
+            done = terminated | truncated
+
+            # 2. store real transitions; an env that finished last step was only being
+            #    reset in this one (gymnasium's NEXT_STEP autoreset), so skip it
+            valid = ~self.prev_done
+            batch = self.nstep.push(self.obs, actions, reward, next_obs, terminated, done, valid)
+            if batch is not None:
+                self.replay.add(*batch)
+            self.ep_return += np.where(valid, reward, 0.0)
+            for i in np.flatnonzero(done & valid):
+                self.episode_returns.append(float(self.ep_return[i]))
+                self.episode_ends.append(self.env_steps)
+                self.ep_return[i] = 0.0
+            self.env_steps += int(valid.sum())
+            self.prev_done = done
+            self.obs = next_obs
+            self.vector_steps += 1
+
+            # 3. learn from replayed minibatches
+            if len(self.replay) >= max(c.learning_starts, c.batch_size) and self.vector_steps % c.train_freq == 0:
+                for _ in range(c.gradient_steps):
+                    self.last_loss = self._update()
+
+            # 4. evaluate greedily; stop once solved several times in a row
+            if self.env_steps >= next_eval:
+                next_eval += c.eval_every
+                self._evaluate(eps)
+            if self.env_steps >= next_ckpt and not self.solved:
+                next_ckpt += c.checkpoint_every
+                self._save_checkpoint()
+            if self.env_steps >= next_report:
+                next_report = self.env_steps + 500
+                self.callback(self._status(eps))
+
+        wall = self.elapsed_before + time.perf_counter() - self.t0
+        if not (self.solved or interrupted) and (not self.metrics or self.metrics[-1]["env_steps"] < self.env_steps):
+            self._evaluate(epsilon(self.env_steps))  # the budget ran out between evaluations
+            wall = self.elapsed_before + time.perf_counter() - self.t0
+        self.wall = wall
+        if self.kept_q is not None and not interrupted:
+            agent.q.load_state_dict(self.kept_q)
+        result = TrainResult(
+            solved=self.solved,
+            env_steps=self.env_steps,
+            episodes=len(self.episode_returns),
+            updates=self.updates,
+            wall_seconds=wall,
+            best_eval_mean=self.best_eval,
+            interrupted=interrupted,
+            metrics=list(self.metrics),
+        )
+        if self.out is not None:
+            result.checkpoint = str(self._save_checkpoint())
+            if not interrupted:
+                result.model = str(self.out / "model.pt")
+                save_checkpoint(result.model, MODEL_KIND, FORMAT_VERSION, agent._model_payload(agent.q.state_dict()))
+            self._write_curve()
+        self.callback(self._status(epsilon(self.env_steps)) | {"final": True})
+        self.env.close()
+        return result
+
+    def _update(self) -> float:
+        c, q = self.c, self.agent.q
+        dev = self.agent.device
+        obs, action, reward, next_obs, discount = (t.to(dev) for t in self.replay.sample(c.batch_size, self.rng))
+        with torch.no_grad():
+            next_target = self.target(next_obs)
+            y = td_target(reward, discount, next_target, q(next_obs) if c.double else None)
+        pred = q(obs).gather(1, action.unsqueeze(1)).squeeze(1)
+        loss = F.smooth_l1_loss(pred, y) if c.loss == "huber" else F.mse_loss(pred, y)
+        self.opt.zero_grad()
+        loss.backward()
+        if c.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(q.parameters(), c.max_grad_norm, foreach=True)
+        self.opt.step()
+        self.updates += 1
+        with torch.no_grad():
+            if c.target_update == "soft":
+                torch._foreach_lerp_(list(self.target.parameters()), list(q.parameters()), c.tau)
+            elif self.updates % c.target_update_interval == 0:
+                self.target.load_state_dict(q.state_dict())
+        return loss.item()
+
+    def _evaluate(self, eps: float) -> None:
+        c, agent = self.c, self.agent
+        seed = derive_seed(c.seed, EVAL_STREAM, self.evals_done)
+        returns = agent.evaluate(c.eval_episodes, seed)
+        self.evals_done += 1
+        mean = float(returns.mean())
+        passed = c.solve_threshold is not None and mean >= c.solve_threshold
+        self.passes = self.passes + 1 if passed else 0
+        # keep the latest model that passed; until one has, the best one so far
+        if passed or (not self.kept_passed and mean >= self.best_eval):
+            self.kept_q = {k: v.detach().clone() for k, v in agent.q.state_dict().items()}
+            self.kept_passed = passed
+        self.best_eval = max(self.best_eval, mean)
+        self.solved = self.passes >= c.solve_patience
+        recent = self.episode_returns[-20:]
+        self.metrics.append(
+            {
+                "env_steps": self.env_steps,
+                "episodes": len(self.episode_returns),
+                "updates": self.updates,
+                "wall_seconds": round(self.elapsed_before + time.perf_counter() - self.t0, 4),
+                "epsilon": round(eps, 5),
+                "recent_return": round(float(np.mean(recent)), 3) if recent else float("nan"),
+                "loss": round(self.last_loss, 6),
+                "eval_mean": round(mean, 3),
+                "eval_std": round(float(returns.std()), 3),
+                "eval_passes": self.passes,
+            }
+        )
+        if self.out is not None:
+            self._write_metrics()
+
+    def _status(self, eps: float) -> dict:
+        recent = self.episode_returns[-20:]
+        elapsed = self.elapsed_before + time.perf_counter() - self.t0
+        return {
+            "env_steps": self.env_steps,
+            "total_steps": self.c.total_steps,
+            "episodes": len(self.episode_returns),
+            "recent_return": float(np.mean(recent)) if recent else float("nan"),
+            "epsilon": eps,
+            "eval_mean": self.metrics[-1]["eval_mean"] if self.metrics else float("nan"),
+            "steps_per_second": self.env_steps / elapsed if elapsed > 0 else 0.0,
+        }
+
+    # ---- files ------------------------------------------------------------------------------
+
+    def _write_metrics(self) -> None:
+        from neuroplay.common.io import atomic_open
+
+        cols = list(self.metrics[0])
+        with atomic_open(self.out / "metrics.csv") as fh:
+            fh.write(",".join(cols) + "\n")
+            for row in self.metrics:
+                fh.write(",".join(str(row[k]) for k in cols) + "\n")
+
+    def _write_curve(self) -> None:
+        from neuroplay.rl.plots import plot_learning_curve
+
+        plot_learning_curve(
+            self.out / "learning_curve.png",
+            self.episode_ends,
+            self.episode_returns,
+            self.metrics,
+            self.c.solve_threshold,
+            title=f"DQN on {self.c.env_id} (seed {self.c.seed})",
+        )
+
+    def _save_checkpoint(self) -> Path | None:
+        if self.out is None:
+            return None
+        path = self.out / "checkpoint.pt"
+        state = {
+            "config": self.c.to_dict(),
+            "q": self.agent.q.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "replay": self.replay.state_dict(),
+            "nstep": self.nstep.state_dict(),
+            "env": snapshot_env(self.env),
+            "obs": torch.from_numpy(np.asarray(self.obs).copy()),
+            "prev_done": torch.from_numpy(self.prev_done.copy()),
+            "ep_return": torch.from_numpy(self.ep_return.copy()),
+            "episode_returns": list(self.episode_returns),
+            "episode_ends": list(self.episode_ends),
+            "counters": {
+                "env_steps": self.env_steps,
+                "updates": self.updates,
+                "vector_steps": self.vector_steps,
+                "evals_done": self.evals_done,
+                "passes": self.passes,
+                "best_eval": self.best_eval,
+                "last_loss": self.last_loss,
+                "elapsed": self.elapsed_before + time.perf_counter() - self.t0,
+                "solved": self.solved,
+                "kept_passed": self.kept_passed,
+            },
+            "kept_q": self.kept_q,
+            "metrics": list(self.metrics),
+            "rng": rng_state(self.rng),
+            "torch_rng": torch.get_rng_state(),
+        }
+        save_checkpoint(path, CHECKPOINT_KIND, FORMAT_VERSION, state)
+        return path
+
+    def _load(self) -> None:
+        if self.out is None:
+            raise UserError("resume needs the run directory")
+        path = self.out / "checkpoint.pt"
+        data = load_checkpoint(path, CHECKPOINT_KIND, FORMAT_VERSION)
+        saved = DQNConfig.from_dict({**data["config"], "device": self.c.device})
+        if replace(saved, total_steps=self.c.total_steps) != self.c:
+            raise UserError(f"{path} was written with different settings; resume with the same ones")
+        try:
+            self.agent.q.load_state_dict(data["q"])
+            self.target.load_state_dict(data["target"])
+            self.opt.load_state_dict(data["optimizer"])
+            self.replay.load_state_dict(data["replay"])
+            self.nstep.load_state_dict(data["nstep"])
+            restore_env(self.env, data["env"])
+            self.obs = data["obs"].numpy().copy()
+            self.prev_done = data["prev_done"].numpy().copy()
+            self.ep_return = data["ep_return"].numpy().copy()
+            self.episode_returns = list(data["episode_returns"])
+            self.episode_ends = list(data["episode_ends"])
+            k = data["counters"]
+            self.env_steps, self.updates, self.vector_steps = k["env_steps"], k["updates"], k["vector_steps"]
+            self.evals_done, self.passes, self.best_eval = k["evals_done"], k["passes"], k["best_eval"]
+            self.last_loss, self.elapsed_before, self.solved = k["last_loss"], k["elapsed"], k["solved"]
+            self.kept_q, self.kept_passed = data["kept_q"], k["kept_passed"]
+            self.metrics = list(data["metrics"])
+            set_rng_state(self.rng, data["rng"])
+            torch.set_rng_state(data["torch_rng"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise UserError(f"{path}: checkpoint is incomplete or does not match ({str(exc)[:120]})") from None

@@ -1,0 +1,142 @@
+"""Environments: vectorized creation, state snapshots for exact resume, greedy evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from neuroplay.common.errors import UserError
+
+
+def make_vec_env(env_id: str, num_envs: int, render_mode: str | None = None) -> gym.vector.VectorEnv:
+    """``num_envs`` copies of ``env_id`` stepped together.
+
+    Uses the environment's own NumPy-vectorized implementation when it has one (CartPole
+    does: one array operation steps every copy), otherwise a synchronous vector of copies.
+    Either way auto-reset happens on the step *after* an episode ends (gymnasium's
+    ``NEXT_STEP`` mode), which the training loop accounts for.
+    """
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error as exc:
+        raise UserError(f"unknown environment {env_id!r}: {exc}") from None
+    kwargs = {"render_mode": render_mode} if render_mode else {}
+    mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
+    try:
+        env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+    except Exception as exc:  # gymnasium raises many types for a bad env or missing extra
+        raise UserError(f"cannot create environment {env_id!r}: {exc}") from None
+    check_spaces(env, env_id)
+    return env
+
+
+def check_spaces(env: gym.vector.VectorEnv, env_id: str) -> None:
+    obs_space, act_space = env.single_observation_space, env.single_action_space
+    if not isinstance(obs_space, gym.spaces.Box) or not isinstance(act_space, gym.spaces.Discrete):
+        raise UserError(
+            f"{env_id} has observation space {obs_space} and action space {act_space}; "
+            "DQN needs a Box observation and Discrete actions"
+        )
+    mode = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
+    if mode != gym.vector.AutoresetMode.NEXT_STEP:
+        raise UserError(f"{env_id}: vector env autoreset mode {mode} is not supported (need NEXT_STEP)")
+
+
+# --- state snapshots -------------------------------------------------------------------------
+# gymnasium has no API to save an environment mid-episode. For exact resume we record the
+# plain-data attributes (arrays, numbers, RNG states) of every object in the wrapper chain.
+# That captures the whole dynamic state of NumPy-based envs such as the classic-control ones;
+# envs that keep state in native objects resume from where they were re-created instead.
+
+_SCALARS = (bool, int, float, str, type(None), np.bool_, np.integer, np.floating)
+
+
+def _chain(env) -> list:
+    objs, stack, seen = [], [env], set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or obj is None:
+            continue
+        seen.add(id(obj))
+        objs.append(obj)
+        for name in ("env", "envs"):
+            child = getattr(obj, name, None) if name in getattr(obj, "__dict__", {}) else None
+            if isinstance(child, list | tuple):
+                stack.extend(reversed(child))
+            elif child is not None:
+                stack.append(child)
+    return objs
+
+
+def snapshot_env(env) -> list[dict]:
+    """Plain-data state of ``env`` and everything it wraps (see comment above)."""
+    out = []
+    for obj in _chain(env):
+        state = {}
+        for name, value in vars(obj).items():
+            if isinstance(value, np.random.Generator):
+                state[name] = ("rng", value.bit_generator.state)
+            elif isinstance(value, np.ndarray) and value.dtype != object:
+                state[name] = ("array", torch.from_numpy(value.copy()))
+            elif isinstance(value, _SCALARS):
+                state[name] = ("value", value.item() if isinstance(value, np.generic) else value)
+            elif isinstance(value, tuple) and all(isinstance(v, int | float) for v in value):
+                state[name] = ("value", tuple(value))
+        out.append(state)
+    return out
+
+
+def restore_env(env, snapshot: list[dict]) -> None:
+    objs = _chain(env)
+    if len(objs) != len(snapshot):
+        raise UserError("checkpoint's environment state does not match this environment")
+    for obj, state in zip(objs, snapshot):
+        for name, (tag, value) in state.items():
+            if tag == "rng":
+                rng = getattr(obj, name, None)
+                if not isinstance(rng, np.random.Generator):
+                    rng = np.random.default_rng()
+                rng.bit_generator.state = value
+                setattr(obj, name, rng)
+            elif tag == "array":
+                setattr(obj, name, value.numpy().copy())
+            else:
+                setattr(obj, name, value)
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+
+def evaluate_policy(
+    policy: Callable[[np.ndarray], np.ndarray],
+    env_id: str,
+    episodes: int,
+    seed: int,
+    max_parallel: int = 100,
+) -> np.ndarray:
+    """Return the undiscounted return of ``episodes`` greedy episodes.
+
+    Episodes run in parallel vector envs, each env contributing only its first episode, so
+    the result depends only on ``seed`` and the policy.
+    """
+    returns: list[float] = []
+    batch_index = 0
+    while len(returns) < episodes:
+        n = min(max_parallel, episodes - len(returns))
+        env = make_vec_env(env_id, n)
+        try:
+            obs, _ = env.reset(seed=seed + 1_000_003 * batch_index)
+            total = np.zeros(n)
+            finished = np.zeros(n, dtype=bool)
+            while not finished.all():
+                obs, reward, terminated, truncated, _ = env.step(policy(obs))
+                total += np.where(finished, 0.0, reward)
+                finished |= terminated | truncated
+        finally:
+            env.close()
+        returns.extend(total.tolist())
+        batch_index += 1
+    return np.asarray(returns)

@@ -10,7 +10,6 @@ import os
 import sys
 import traceback
 
-import click
 import typer
 
 from neuroplay import __version__
@@ -63,15 +62,15 @@ def main(argv: list[str] | None = None) -> None:
         code = command.main(args=argv, prog_name="neuroplay", standalone_mode=False)
     except UserError as exc:
         fail(str(exc))
-    except click.exceptions.NoArgsIsHelpError as exc:  # `neuroplay` or `neuroplay dqn` alone
-        click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
-        raise SystemExit(2) from None
-    except click.UsageError as exc:
-        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        fail(f"{exc.format_message()}{hint}")
-    except click.ClickException as exc:
-        fail(exc.format_message())
-    except click.exceptions.Abort:
+    except typer.TyperException as exc:  # click's usage errors (typer bundles click)
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `neuroplay` or `neuroplay dqn` alone
+            sys.stderr.write((ctx.get_help() if ctx is not None else "") + "\n")
+            raise SystemExit(2) from None
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        fail(f"{message}{hint}")
+    except typer.Abort:
         fail("aborted", 130)
     except KeyboardInterrupt:
         fail("interrupted", 130)

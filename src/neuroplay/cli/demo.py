@@ -61,20 +61,26 @@ def _dqn_part(out: Path, seed: int, quiet: bool) -> Section:
     }
 
 
-def _qtable_part(out: Path, seed: int) -> Section:
+def _qtable_part(out: Path, seed: int) -> tuple[Section, dict]:
     from neuroplay.cli.qtable import run_qtable
+    from neuroplay.rl.gridworld import DEFAULT_MAP
 
-    summary = run_qtable(out / "qtable", seed=seed)
-    images = [(str(Path(p).relative_to(out)), cap) for p, cap in summary.get("images", [])]
+    s = run_qtable(out / "qtable", seed=seed)
+    numbers = {
+        "greedy policy reaches the goal": str(s["success"]),
+        "greedy path length (moves)": str(s["greedy_path_length"]),
+        "mean return, last 50 episodes": f"{s['mean_return_last_50']:.2f}",
+        "training time": f"{s['train_seconds']:.2f} s",
+    }
     return Section(
         "Tabular Q-learning: grid world",
-        "The agent moves up/down/left/right; walls block, the goal pays a large reward, the pit a large "
-        "penalty, every move costs a little. The arrows are the learned greedy policy, the colours the "
+        "The agent moves up/down/left/right; walls (#) block, the goal (G) pays +10, the pits (X) cost -10 and "
+        "end the episode, every move costs 0.1. The arrows are the learned greedy policy, the colours the "
         "learned state values.",
-        images=images,
-        numbers={k: str(v) for k, v in summary.get("numbers", {}).items()},
-        pre=summary.get("policy_text", ""),
-    ), summary.get("numbers", {})
+        images=[("qtable/policy_values.png", "greedy policy over state values"), ("qtable/returns.png", "returns")],
+        numbers=numbers,
+        pre="map:\n" + DEFAULT_MAP.strip("\n"),
+    ), {k: s[k] for k in ("success", "greedy_path_length", "mean_return_last_50")}
 
 
 def demo(

@@ -212,8 +212,7 @@ def plot_policy_values(path: str | os.PathLike[str], grid_map: GridMap, q: np.nd
     free = ~np.isin(layout, ["#", "G", "X"])
     heat = np.ma.masked_where(~free, values)
     fig, ax = plt.subplots(figsize=(0.9 * cols + 1.8, 0.9 * rows + 0.9))
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("#2b2b33")  # walls (goal and pit are painted over below)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#2b2b33")  # walls; goal and pit are painted over
     vmin, vmax = (float(heat.min()), float(heat.max())) if free.any() else (0.0, 1.0)
     image = ax.imshow(heat, cmap=cmap, vmin=vmin, vmax=max(vmax, vmin + 1e-9))
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="state value  max Q(s, a)")

@@ -154,3 +154,32 @@ def test_help_and_version(run_cli):
     code, out, _ = run_cli("dqn", "train", "--help")
     assert code == 0 and "--resume" in out and "--seed" in out and "--json" in out
 
+
+
+def test_ctrl_c_saves_checkpoint_and_resume_finishes(tmp_path):
+    """A real SIGINT to a real process: checkpoint saved, exit 130, then --resume completes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "neuroplay", "dqn", "train", "--out", str(out), "--total-steps", "200000",
+           "--threshold", "1e9", "--quiet"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "--resume" in err
+    assert (out / "checkpoint.pt").exists() and not (out / "model.pt").exists()
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)["counters"]["env_steps"]
+    assert saved > 0
+    done = subprocess.run([sys.executable, "-m", "neuroplay", "dqn", "train", "--resume", str(out),
+                           "--total-steps", str(saved + 600), "--quiet", "--json"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    res = json.loads(done.stdout.strip().splitlines()[-1])
+    assert res["env_steps"] >= saved + 600 and (out / "model.pt").exists()

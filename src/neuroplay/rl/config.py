@@ -16,7 +16,7 @@ class DQNConfig:
 
     env_id: str = "CartPole-v1"
     seed: int = 0
-    num_envs: int = 4
+    num_envs: int = 8
     # network
     hidden: tuple[int, ...] = (128, 128)
     dueling: bool = False
@@ -26,13 +26,13 @@ class DQNConfig:
     double: bool = True
     loss: str = "huber"
     optimizer: str = "adam"
-    lr: float = 2.3e-3
-    max_grad_norm: float | None = 10.0
+    lr: float = 5e-3
+    max_grad_norm: float | None = None
     batch_size: int = 64
     buffer_size: int = 50_000
     learning_starts: int = 1_000
     train_freq: int = 1
-    gradient_steps: int = 1
+    gradient_steps: int = 2
     target_update: str = "soft"
     target_update_interval: int = 250
     tau: float = 0.01

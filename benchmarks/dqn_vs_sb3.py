@@ -111,7 +111,10 @@ def main() -> None:
                 )
     repeat = run_worker("neuroplay", 0) if args.np_seeds else None
 
-    summary = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "date": time.strftime("%Y-%m-%d")}
+    summary = {
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
     print(f"\n{'':10s} {'seeds':>5s} {'≥475':>5s} {'median s':>9s} {'median steps':>13s} {'median eval':>12s}")
     for kind in ("neuroplay", "sb3"):
         rs = [r for r in rows if r["kind"] == kind]

@@ -18,8 +18,20 @@ def model_path(tmp_path_factory):
 
 def test_train_eval_play_json(run_cli, tmp_path):
     out = tmp_path / "run"
-    code, stdout, err = run_cli("dqn", "train", "--out", out, "--total-steps", 1500, "--learning-starts", 300,
-                                "--eval-every", 500, "--quiet", "--json")
+    code, stdout, err = run_cli(
+        "dqn",
+        "train",
+        "--out",
+        out,
+        "--total-steps",
+        1500,
+        "--learning-starts",
+        300,
+        "--eval-every",
+        500,
+        "--quiet",
+        "--json",
+    )
     assert code == 0, err
     res = json.loads(stdout.strip().splitlines()[-1])
     assert {"solved", "env_steps", "wall_seconds", "model"} <= set(res) and res["env_steps"] >= 1500
@@ -155,7 +167,6 @@ def test_help_and_version(run_cli):
     assert code == 0 and "--resume" in out and "--seed" in out and "--json" in out
 
 
-
 def test_ctrl_c_saves_checkpoint_and_resume_finishes(tmp_path):
     """A real SIGINT to a real process: checkpoint saved, exit 130, then --resume completes."""
     import os
@@ -165,8 +176,20 @@ def test_ctrl_c_saves_checkpoint_and_resume_finishes(tmp_path):
     import time
 
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "neuroplay", "dqn", "train", "--out", str(out), "--total-steps", "200000",
-           "--threshold", "1e9", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "neuroplay",
+        "dqn",
+        "train",
+        "--out",
+        str(out),
+        "--total-steps",
+        "200000",
+        "--threshold",
+        "1e9",
+        "--quiet",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     time.sleep(6)
@@ -177,9 +200,25 @@ def test_ctrl_c_saves_checkpoint_and_resume_finishes(tmp_path):
     assert (out / "checkpoint.pt").exists() and not (out / "model.pt").exists()
     saved = torch.load(out / "checkpoint.pt", weights_only=True)["counters"]["env_steps"]
     assert saved > 0
-    done = subprocess.run([sys.executable, "-m", "neuroplay", "dqn", "train", "--resume", str(out),
-                           "--total-steps", str(saved + 600), "--quiet", "--json"],
-                          capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "neuroplay",
+            "dqn",
+            "train",
+            "--resume",
+            str(out),
+            "--total-steps",
+            str(saved + 600),
+            "--quiet",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     res = json.loads(done.stdout.strip().splitlines()[-1])
     assert res["env_steps"] >= saved + 600 and (out / "model.pt").exists()

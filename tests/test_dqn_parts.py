@@ -28,7 +28,7 @@ def test_replay_sample_shapes_and_determinism():
     a = mem.sample(16, np.random.default_rng(3))
     b = mem.sample(16, np.random.default_rng(3))
     assert a[0].shape == (16, 4) and a[1].dtype == torch.int64 and a[4].shape == (16,)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert torch.equal(x, y)
 
 
@@ -98,8 +98,13 @@ def test_nstep_truncated_tail_bootstraps():
 def test_nstep_skips_autoreset_steps():
     acc = NStepAccumulator(1, 0.9, 2)
     out = acc.push(
-        np.zeros((2, 1)), np.array([0, 1]), np.array([1.0, 1.0]), np.ones((2, 1)),
-        np.array([False, False]), np.array([False, False]), np.array([True, False]),
+        np.zeros((2, 1)),
+        np.array([0, 1]),
+        np.array([1.0, 1.0]),
+        np.ones((2, 1)),
+        np.array([False, False]),
+        np.array([False, False]),
+        np.array([True, False]),
     )
     assert len(out[0]) == 1 and out[1][0] == 0
 
@@ -128,8 +133,17 @@ def test_qnetwork_shapes_and_dueling_identity():
 
 @pytest.mark.parametrize(
     "bad",
-    [{"gamma": 0.0}, {"lr": -1.0}, {"loss": "l1"}, {"optimizer": "rmsprop"}, {"hidden": (0,)}, {"eps_end": 2.0},
-     {"batch_size": 100, "buffer_size": 10}, {"target_update": "never"}, {"n_step": 0}],
+    [
+        {"gamma": 0.0},
+        {"lr": -1.0},
+        {"loss": "l1"},
+        {"optimizer": "rmsprop"},
+        {"hidden": (0,)},
+        {"eps_end": 2.0},
+        {"batch_size": 100, "buffer_size": 10},
+        {"target_update": "never"},
+        {"n_step": 0},
+    ],
 )
 def test_config_rejects_invalid_values(bad):
     with pytest.raises(UserError):

@@ -10,13 +10,14 @@ from neuroplay.common.errors import UserError
 from neuroplay.rl.dqn import DQN, DQNConfig
 
 
-def test_dqn_learns_cartpole_to_a_clear_bar(tmp_path):
-    config = DQNConfig(seed=1, total_steps=15_000, solve_threshold=195.0, solve_patience=1)
+def test_dqn_solves_cartpole_with_defaults(tmp_path):
+    # the full default criterion (mean >= 475 three evaluations in a row), on a fixed seed
+    config = DQNConfig(seed=6, total_steps=40_000)
     agent = DQN(config)
     result = agent.train(tmp_path)
     assert result.solved, result.metrics[-3:]
     returns = DQN.load(tmp_path / "model.pt").evaluate(20, seed=123_456)
-    assert returns.mean() >= 195.0
+    assert returns.mean() >= 475.0
     assert (tmp_path / "metrics.csv").read_text().startswith("env_steps,")
     assert (tmp_path / "learning_curve.png").stat().st_size > 10_000
 
@@ -27,7 +28,7 @@ def test_same_seed_same_result():
     m1, m2 = r1.train().metrics, r2.train().metrics
     strip = [{k: v for k, v in m.items() if k != "wall_seconds"} for m in m1]
     assert strip == [{k: v for k, v in m.items() if k != "wall_seconds"} for m in m2]
-    for a, b in zip(r1.q.state_dict().values(), r2.q.state_dict().values()):
+    for a, b in zip(r1.q.state_dict().values(), r2.q.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -40,7 +41,7 @@ def test_resume_after_interrupt_matches_uninterrupted_run(tmp_path):
 
     def stop_midway() -> bool:
         calls["n"] += 1
-        return calls["n"] > 430  # stops mid-episode, after ~1700 steps
+        return calls["n"] > 210  # 8 envs: stops mid-episode, after ~1700 steps
 
     part = DQN(config).train(tmp_path / "part", should_stop=stop_midway)
     assert part.interrupted and 1_000 < part.env_steps < 3_000
@@ -50,7 +51,7 @@ def test_resume_after_interrupt_matches_uninterrupted_run(tmp_path):
     assert resumed.env_steps == full_result.env_steps and resumed.updates == full_result.updates
     strip = lambda ms: [{k: v for k, v in m.items() if k != "wall_seconds"} for m in ms]  # noqa: E731
     assert strip(resumed.metrics) == strip(full_result.metrics)
-    for a, b in zip(resumed_agent.q.state_dict().values(), full.q.state_dict().values()):
+    for a, b in zip(resumed_agent.q.state_dict().values(), full.q.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -72,8 +73,11 @@ def test_save_load_round_trip_and_act(tmp_path):
 
 
 def test_other_envs_with_box_and_discrete_work():
-    agent = DQN(DQNConfig(env_id="Acrobot-v1", total_steps=300, learning_starts=100, eval_every=300,
-                          eval_episodes=2, num_envs=2))
+    agent = DQN(
+        DQNConfig(
+            env_id="Acrobot-v1", total_steps=300, learning_starts=100, eval_every=300, eval_episodes=2, num_envs=2
+        )
+    )
     result = agent.train()
     assert result.env_steps >= 300 and len(result.metrics) >= 1
 

@@ -45,7 +45,10 @@ def _dqn_part(out: Path, seed: int, quiet: bool) -> Section:
         "A DQN agent (128-128 MLP, ε-greedy, replay memory, Double-DQN target with 3-step returns) learns to "
         "balance the pole. Training stops when greedy evaluations score ≥ 475 three times in a row; the kept "
         "model is then scored on 100 fresh episodes.",
-        images=[("dqn/learning_curve.png", "learning curve"), ("dqn/cartpole.gif", f"greedy episode, return {ret:.0f}")],
+        images=[
+            ("dqn/learning_curve.png", "learning curve"),
+            ("dqn/cartpole.gif", f"greedy episode, return {ret:.0f}"),
+        ],
         numbers={
             "solved": str(result.solved),
             "environment steps": str(result.env_steps),

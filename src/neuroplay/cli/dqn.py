@@ -25,7 +25,9 @@ _D = DQNConfig()  # the CLI's defaults are the library's defaults
 
 @app.command("train")
 def train_cmd(
-    out: Path = typer.Option(None, "--out", "-o", help="Run directory for metrics.csv, plots, checkpoint.pt, model.pt."),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Run directory for metrics.csv, plots, checkpoint.pt, model.pt."
+    ),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory (its settings are reused)."),
     force: bool = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run."),
     env: str = typer.Option(_D.env_id, "--env", help="Any gymnasium env with Box observations, Discrete actions."),
@@ -39,14 +41,24 @@ def train_cmd(
     lr: float = typer.Option(_D.lr, "--lr", help="Learning rate."),
     optimizer: str = typer.Option(_D.optimizer, "--optimizer", help="adam or sgd."),
     loss: str = typer.Option(_D.loss, "--loss", help="huber or mse."),
-    max_grad_norm: float = typer.Option(_D.max_grad_norm or 0.0, "--max-grad-norm", help="Gradient clipping (0 = off)."),
+    max_grad_norm: float = typer.Option(
+        _D.max_grad_norm or 0.0, "--max-grad-norm", help="Gradient clipping (0 = off)."
+    ),
     batch_size: int = typer.Option(_D.batch_size, "--batch-size"),
     buffer_size: int = typer.Option(_D.buffer_size, "--buffer-size", help="Replay memory capacity."),
-    learning_starts: int = typer.Option(_D.learning_starts, "--learning-starts", help="Steps of experience before learning."),
+    learning_starts: int = typer.Option(
+        _D.learning_starts, "--learning-starts", help="Steps of experience before learning."
+    ),
     train_freq: int = typer.Option(_D.train_freq, "--train-freq", help="Learn every this many vector steps."),
-    gradient_steps: int = typer.Option(_D.gradient_steps, "--gradient-steps", help="Minibatch updates each time it learns."),
-    target_update: str = typer.Option(_D.target_update, "--target-update", help="hard (copy) or soft (Polyak) target update."),
-    target_interval: int = typer.Option(_D.target_update_interval, "--target-interval", help="Updates between hard target copies."),
+    gradient_steps: int = typer.Option(
+        _D.gradient_steps, "--gradient-steps", help="Minibatch updates each time it learns."
+    ),
+    target_update: str = typer.Option(
+        _D.target_update, "--target-update", help="hard (copy) or soft (Polyak) target update."
+    ),
+    target_interval: int = typer.Option(
+        _D.target_update_interval, "--target-interval", help="Updates between hard target copies."
+    ),
     tau: float = typer.Option(_D.tau, "--tau", help="Soft target update rate."),
     eps_start: float = typer.Option(_D.eps_start, "--eps-start"),
     eps_end: float = typer.Option(_D.eps_end, "--eps-end"),
@@ -54,8 +66,12 @@ def train_cmd(
     eps_schedule: str = typer.Option(_D.eps_schedule, "--eps-schedule", help="linear or exponential."),
     eval_every: int = typer.Option(_D.eval_every, "--eval-every", help="Steps between greedy evaluations."),
     eval_episodes: int = typer.Option(_D.eval_episodes, "--eval-episodes"),
-    threshold: float = typer.Option(_D.solve_threshold, "--threshold", help="Mean greedy return that counts as solved."),
-    patience: int = typer.Option(_D.solve_patience, "--patience", help="Passing evaluations in a row that stop training."),
+    threshold: float = typer.Option(
+        _D.solve_threshold, "--threshold", help="Mean greedy return that counts as solved."
+    ),
+    patience: int = typer.Option(
+        _D.solve_patience, "--patience", help="Passing evaluations in a row that stop training."
+    ),
     checkpoint_every: int = typer.Option(_D.checkpoint_every, "--checkpoint-every", help="Steps between checkpoints."),
     threads: int = typer.Option(_D.torch_threads, "--threads", help="torch CPU threads (1 is fastest for small nets)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -152,13 +168,18 @@ def train_cmd(
                 )
                 progress.update(task, completed=info["env_steps"], status=status)
 
-            result = agent.train(run_dir, callback=report, should_stop=lambda: stop["requested"], resume=resume is not None)
+            result = agent.train(
+                run_dir, callback=report, should_stop=lambda: stop["requested"], resume=resume is not None
+            )
     finally:
         signal.signal(signal.SIGINT, previous)
 
     c = console()
     if result.interrupted:
-        c.print(f"interrupted at {result.env_steps} steps; checkpoint saved. Continue with: neuroplay dqn train --resume {run_dir}")
+        c.print(
+            f"interrupted at {result.env_steps} steps; checkpoint saved. "
+            f"Continue with: neuroplay dqn train --resume {run_dir}"
+        )
     elif not json_out:
         verdict = "[green]solved[/]" if result.solved else "[yellow]not solved within the budget[/]"
         c.print(

@@ -43,7 +43,9 @@ def write_report(path: str | os.PathLike[str], title: str, sections: list[Sectio
             rows = "".join(f"<tr><td>{esc(k)}</td><td><b>{esc(v)}</b></td></tr>" for k, v in s.numbers.items())
             parts.append(f"<table>{rows}</table>")
         for src, caption in s.images:
-            parts.append(f"<figure><img src='{esc(src)}' alt='{esc(caption)}'><figcaption>{esc(caption)}</figcaption></figure>")
+            parts.append(
+                f"<figure><img src='{esc(src)}' alt='{esc(caption)}'><figcaption>{esc(caption)}</figcaption></figure>"
+            )
         if s.pre:
             parts.append(f"<pre>{esc(s.pre)}</pre>")
         parts.append("</section>")

@@ -185,7 +185,9 @@ class DQN:
             torch.set_num_threads(threads_before)
 
 
-def train(config: DQNConfig | None = None, out_dir: str | os.PathLike[str] | None = None, **kwargs) -> tuple[DQN, TrainResult]:
+def train(
+    config: DQNConfig | None = None, out_dir: str | os.PathLike[str] | None = None, **kwargs
+) -> tuple[DQN, TrainResult]:
     """Build a :class:`DQN` from ``config`` and train it; returns ``(agent, result)``."""
     agent = DQN(config)
     return agent, agent.train(out_dir, **kwargs)

@@ -93,7 +93,7 @@ def restore_env(env, snapshot: list[dict]) -> None:
     objs = _chain(env)
     if len(objs) != len(snapshot):
         raise UserError("checkpoint's environment state does not match this environment")
-    for obj, state in zip(objs, snapshot):
+    for obj, state in zip(objs, snapshot, strict=True):
         for name, (tag, value) in state.items():
             if tag == "rng":
                 rng = getattr(obj, name, None)

@@ -9,7 +9,9 @@ import numpy as np
 from neuroplay.common.plots import plt, rolling_mean, save_figure
 
 
-def plot_learning_curve(path: str | os.PathLike[str], episode_ends, episode_returns, metrics, threshold, title: str) -> None:
+def plot_learning_curve(
+    path: str | os.PathLike[str], episode_ends, episode_returns, metrics, threshold, title: str
+) -> None:
     """Training-episode returns (dots + rolling mean) and greedy evaluations against env steps."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     if episode_returns:

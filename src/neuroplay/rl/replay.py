@@ -111,7 +111,7 @@ class NStepAccumulator:
                 h.pop(0)
         if not out:
             return None
-        o, a, r, no, d = zip(*out)
+        o, a, r, no, d = zip(*out, strict=True)
         return np.stack(o), np.array(a), np.array(r, np.float32), np.stack(no), np.array(d, np.float32)
 
     def _fold(self, h, last_obs, terminated):
@@ -123,9 +123,7 @@ class NStepAccumulator:
 
     def state_dict(self) -> dict:
         return {
-            "history": [
-                [(torch.as_tensor(np.asarray(o)), int(a), float(r)) for (o, a, r) in h] for h in self.history
-            ]
+            "history": [[(torch.as_tensor(np.asarray(o)), int(a), float(r)) for (o, a, r) in h] for h in self.history]
         }
 
     def load_state_dict(self, state: dict) -> None:

@@ -12,6 +12,10 @@ from neuroplay.common.io import atomic_path
 
 
 def _make(env_id: str, render_mode: str) -> gym.Env:
+    if render_mode == "rgb_array":
+        # off-screen drawing: keep SDL from looking for a display or sound card
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     try:
         return gym.make(env_id, render_mode=render_mode)
     except gym.error.DependencyNotInstalled as exc:

@@ -26,7 +26,7 @@ _D = DQNConfig()  # the CLI's defaults are the library's defaults
 @app.command("train")
 def train_cmd(
     out: Path = typer.Option(
-        None, "--out", "-o", help="Run directory for metrics.csv, plots, checkpoint.pt, model.pt."
+        None, "--out", "-o", help="Run directory for metrics.csv, plots, checkpoint.pt, model.pt [default: runs/dqn]."
     ),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory (its settings are reused)."),
     force: bool = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run."),
@@ -101,12 +101,12 @@ def train_cmd(
             config = DQNConfig.from_dict({**saved["config"], "device": device})
         except TypeError as exc:
             raise UserError(f"invalid config in checkpoint ({exc})") from None
+        if not isinstance(saved.get("counters"), dict):
+            raise UserError(f"{run_dir / 'checkpoint.pt'}: checkpoint is incomplete")
         if saved["counters"].get("solved"):
             raise UserError(f"the run in {run_dir} is already solved; its model is {run_dir / 'model.pt'}")
     else:
-        if out is None:
-            raise UserError("give --out DIR for the run's files (or --resume DIR to continue one)")
-        run_dir = out
+        run_dir = out if out is not None else Path("runs") / "dqn"
         if run_dir.exists() and not run_dir.is_dir():
             raise UserError(f"--out {run_dir} exists and is not a directory")
         if (run_dir / "checkpoint.pt").exists() and not force:

@@ -208,8 +208,9 @@ class _Trainer:
         self.rng = seed_everything(c.seed)
         agent.q = agent._new_net()
         self.target = copy.deepcopy(agent.q)
-        params = agent.q.parameters()
-        self.opt = Adam(params, lr=c.lr) if c.optimizer == "adam" else torch.optim.SGD(params, lr=c.lr)
+        self.q_params = list(agent.q.parameters())
+        self.target_params = list(self.target.parameters())
+        self.opt = Adam(self.q_params, lr=c.lr) if c.optimizer == "adam" else torch.optim.SGD(self.q_params, lr=c.lr)
         self.replay = ReplayMemory(c.buffer_size, agent.obs_shape)
         self.nstep = NStepAccumulator(c.n_step, c.gamma, c.num_envs)
         self.env = make_vec_env(c.env_id, c.num_envs)
@@ -325,12 +326,12 @@ class _Trainer:
         self.opt.zero_grad()
         loss.backward()
         if c.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(q.parameters(), c.max_grad_norm, foreach=True)
+            torch.nn.utils.clip_grad_norm_(self.q_params, c.max_grad_norm, foreach=True)
         self.opt.step()
         self.updates += 1
         with torch.no_grad():
             if c.target_update == "soft":
-                torch._foreach_lerp_(list(self.target.parameters()), list(q.parameters()), c.tau)
+                torch._foreach_lerp_(self.target_params, self.q_params, c.tau)
             elif self.updates % c.target_update_interval == 0:
                 self.target.load_state_dict(q.state_dict())
         return loss.item()

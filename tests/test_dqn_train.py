@@ -85,3 +85,16 @@ def test_other_envs_with_box_and_discrete_work():
 def test_env_with_wrong_spaces_is_rejected():
     with pytest.raises(UserError, match="Discrete"):
         DQN(DQNConfig(env_id="Pendulum-v1"))
+
+
+def test_resume_with_a_larger_budget_continues_exactly(tmp_path):
+    config = DQNConfig(seed=2, total_steps=3_000, learning_starts=500, eval_every=1_000)
+    full = DQN(config)
+    full_result = full.train(tmp_path / "full")
+    first = DQN(dataclasses.replace(config, total_steps=2_000))
+    first.train(tmp_path / "ext")
+    more = DQN(config)
+    resumed = more.train(tmp_path / "ext", resume=True)
+    assert resumed.env_steps == full_result.env_steps and resumed.updates == full_result.updates
+    for a, b in zip(more.q.state_dict().values(), full.q.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

@@ -291,9 +291,6 @@ class _Trainer:
         if not (self.solved or interrupted) and (not self.metrics or self.metrics[-1]["env_steps"] < self.env_steps):
             self._evaluate(epsilon(self.env_steps))  # the budget ran out between evaluations
             wall = self.elapsed_before + time.perf_counter() - self.t0
-        self.wall = wall
-        if self.kept_q is not None and not interrupted:
-            agent.q.load_state_dict(self.kept_q)
         result = TrainResult(
             solved=self.solved,
             env_steps=self.env_steps,
@@ -304,8 +301,11 @@ class _Trainer:
             interrupted=interrupted,
             metrics=list(self.metrics),
         )
-        if self.out is not None:
+        if self.out is not None:  # the checkpoint holds the training-time network, so save it first
             result.checkpoint = str(self._save_checkpoint())
+        if self.kept_q is not None and not interrupted:
+            agent.q.load_state_dict(self.kept_q)
+        if self.out is not None:
             if not interrupted:
                 result.model = str(self.out / "model.pt")
                 save_checkpoint(result.model, MODEL_KIND, FORMAT_VERSION, agent._model_payload(agent.q.state_dict()))

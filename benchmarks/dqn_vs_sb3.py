@@ -5,7 +5,7 @@ in parallel), timed from building the agent to the end of training (imports excl
 both). Every final model is then scored greedily on 100 CartPole episodes whose seeds were
 not used in training, by the same evaluation code for both libraries.
 
-    python benchmarks/dqn_vs_sb3.py                   # 10 neuroplay seeds, 5 SB3 seeds
+    python benchmarks/dqn_vs_sb3.py                   # 10 neuroplay seeds, 5 SB3 seeds, from seed 100
     python benchmarks/dqn_vs_sb3.py --np-seeds 3 --sb3-seeds 0
 
 Prints a table and a JSON summary (last line).
@@ -90,6 +90,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--np-seeds", type=int, default=10)
     ap.add_argument("--sb3-seeds", type=int, default=5)
+    ap.add_argument(
+        "--first-seed", type=int, default=100, help="seeds start here (0-19 were used to choose the defaults)"
+    )
     ap.add_argument("--worker", nargs=2, metavar=("KIND", "SEED"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -101,15 +104,15 @@ def main() -> None:
     for i in range(max(args.np_seeds, args.sb3_seeds)):
         for kind, n in (("neuroplay", args.np_seeds), ("sb3", args.sb3_seeds)):
             if i < n:
-                r = run_worker(kind, i)
+                r = run_worker(kind, args.first_seed + i)
                 rows.append(r)
                 print(
-                    f"{kind:10s} seed {i}: {r['wall_seconds']:6.2f} s  {r['env_steps']:6d} steps  "
+                    f"{kind:10s} seed {args.first_seed + i}: {r['wall_seconds']:6.2f} s  {r['env_steps']:6d} steps  "
                     f"unseen-100 mean {r['eval_mean']:6.1f} (min {r['eval_min']:.0f})",
                     file=sys.stderr,
                     flush=True,
                 )
-    repeat = run_worker("neuroplay", 0) if args.np_seeds else None
+    repeat = run_worker("neuroplay", args.first_seed) if args.np_seeds else None
 
     summary = {
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
@@ -138,10 +141,10 @@ def main() -> None:
         summary["wall_ratio_neuroplay_over_sb3"] = round(ratio, 3)
         print(f"\nmedian wall-clock ratio neuroplay / SB3: {ratio:.3f} (target ≤ 0.333)")
     if repeat is not None:
-        first = next(r for r in rows if r["kind"] == "neuroplay" and r["seed"] == 0)
+        first = next(r for r in rows if r["kind"] == "neuroplay" and r["seed"] == args.first_seed)
         same = first["fingerprint"] == repeat["fingerprint"] and first["env_steps"] == repeat["env_steps"]
-        summary["seed0_repeat_identical"] = same
-        print(f"seed 0 run twice: identical weights and steps: {same}")
+        summary["repeat_identical"] = same
+        print(f"seed {args.first_seed} run twice: identical weights and steps: {same}")
     print(json.dumps(summary))
 
 

@@ -35,7 +35,7 @@ class DQNConfig:
     gradient_steps: int = 2
     target_update: str = "soft"
     target_update_interval: int = 250
-    tau: float = 0.01
+    tau: float = 0.02
     # exploration
     eps_start: float = 1.0
     eps_end: float = 0.04

@@ -28,7 +28,11 @@ def train_cmd(
     out: Path = typer.Option(
         None, "--out", "-o", help="Run directory for metrics.csv, plots, checkpoint.pt, model.pt [default: runs/dqn]."
     ),
-    resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory (its settings are reused)."),
+    resume: Path = typer.Option(
+        None,
+        "--resume",
+        help="Continue the run in this directory with its saved settings; --total-steps may raise the budget.",
+    ),
     force: bool = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run."),
     env: str = typer.Option(_D.env_id, "--env", help="Any gymnasium env with Box observations, Discrete actions."),
     total_steps: int = typer.Option(_D.total_steps, "--total-steps", help="Step budget (environment steps)."),

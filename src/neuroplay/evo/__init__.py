@@ -1,0 +1,1 @@
+"""Neuro-evolution: a population of tiny neural nets learns Flappy Bird."""

@@ -1,0 +1,197 @@
+"""The Flappy Bird world, vectorized: a whole population flies through one pipe course at once.
+
+Geometry and physics follow the classic game (288×512 screen, 60 fps):
+
+- the bird is a 34×24 box at x = 57; each frame its vertical speed grows by 1 px/frame up to
+  10 (falling), and a flap sets it to −9 (a flap is ignored once the bird is 48 px above the
+  top of the screen, as in the original);
+- pipes are 52 px wide, move left 4 px/frame and leave a 100 px gap whose top is uniform in
+  [100, 170]; consecutive pipes are 36–41 frames (144–164 px) apart; the first pipe starts
+  at x = 488;
+- the bird dies when its box touches a pipe (the upper pipe reaches up forever, so flying
+  over the top is no way round) or the ground at y = 404;
+- a pipe counts as passed when the bird's centre passes the pipe's centre.
+
+Every bird sees the same pipes, so the pipe state is shared scalars; only heights, speeds
+and liveness are per-bird arrays. A course is fully determined by its seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Physics:
+    screen_w: int = 288
+    screen_h: int = 512
+    ground_y: float = 404.0
+    bird_x: int = 57
+    bird_w: int = 34
+    bird_h: int = 24
+    gravity: float = 1.0
+    max_fall: float = 10.0
+    flap_speed: float = -9.0
+    ceiling: float = -48.0  # no flapping above this height (2 bird heights over the screen)
+    pipe_w: int = 52
+    pipe_speed: int = 4
+    gap: int = 100
+    gap_top_min: int = 100
+    gap_top_max: int = 170
+    spacing_min: int = 36  # frames between pipes
+    spacing_max: int = 41
+    first_pipe_x: int = 488
+    start_y: float = 244.0  # the classic start height, int((512 - 24) / 2)
+
+
+PHYS = Physics()
+
+
+class Course:
+    """The pipes of one course: start positions (at frame 0) and gap tops, from a seed.
+
+    Pipes are generated in blocks as the birds get further, so a course is endless and the
+    same seed always gives the same pipes.
+    """
+
+    BLOCK = 256
+
+    def __init__(self, seed: int, phys: Physics = PHYS):
+        self.seed = int(seed)
+        self.phys = phys
+        self._rng = np.random.default_rng(self.seed)
+        self.x0 = np.zeros(0, dtype=np.int64)
+        self.gap_top = np.zeros(0, dtype=np.int64)
+        self._extend()
+
+    def _extend(self) -> None:
+        p = self.phys
+        spacing = self._rng.integers(p.spacing_min, p.spacing_max + 1, size=self.BLOCK) * p.pipe_speed
+        gaps = self._rng.integers(p.gap_top_min, p.gap_top_max + 1, size=self.BLOCK)
+        start = p.first_pipe_x if len(self.x0) == 0 else self.x0[-1] + spacing[0]
+        x0 = start + np.concatenate([[0], np.cumsum(spacing[1:])])
+        self.x0 = np.concatenate([self.x0, x0])
+        self.gap_top = np.concatenate([self.gap_top, gaps])
+
+    def pipe(self, i: int) -> tuple[int, int]:
+        """``(x at frame 0, gap top)`` of pipe ``i``."""
+        while i >= len(self.x0):
+            self._extend()
+        return int(self.x0[i]), int(self.gap_top[i])
+
+    def visible(self, frame: int, width: int | None = None) -> list[tuple[int, int]]:
+        """``(x, gap top)`` of the pipes on screen at ``frame`` (for drawing)."""
+        p = self.phys
+        width = p.screen_w if width is None else width
+        out, i = [], 0
+        while True:
+            x0, gap = self.pipe(i)
+            x = x0 - p.pipe_speed * frame
+            if x >= width:
+                return out
+            if x + p.pipe_w > 0:
+                out.append((x, gap))
+            i += 1
+
+
+class World:
+    """``n`` birds flying one course. Call :meth:`step` with a flap decision per active bird.
+
+    To keep a frame's cost proportional to the birds still flying, the per-bird arrays hold
+    only *active* birds: ``ids`` maps them to the population, and every so often dead birds
+    are dropped (:meth:`step` then returns the mask of birds kept, so a caller holding
+    per-bird data, such as network weights, can drop the same rows). ``frames_all()`` and
+    ``pipes_all()`` give every bird's result.
+    """
+
+    def __init__(self, n: int, course: Course | int, phys: Physics = PHYS, compact: bool = True):
+        self.phys = phys
+        self.course = course if isinstance(course, Course) else Course(course, phys)
+        self.n = int(n)
+        self.compact_dead = compact
+        self.ids = np.arange(self.n)
+        self.y = np.full(self.n, phys.start_y)
+        self.vy = np.zeros(self.n)
+        self.alive = np.ones(self.n, dtype=bool)
+        self.frames = np.zeros(self.n, dtype=np.int64)
+        self.pipes = np.zeros(self.n, dtype=np.int64)
+        self._final_frames = np.zeros(self.n, dtype=np.int64)
+        self._final_pipes = np.zeros(self.n, dtype=np.int64)
+        self.n_alive = self.n
+        self.frame = 0
+        self.next_pipe = 0  # first pipe whose right edge is still ahead of the bird's left edge
+        self.scored_pipe = 0  # first pipe whose centre the bird's centre has not yet passed
+
+    # --- what a bird sees ------------------------------------------------------------------
+
+    def next_pipe_state(self) -> tuple[int, int]:
+        """``(x, gap top)`` of the next pipe now."""
+        x0, gap = self.course.pipe(self.next_pipe)
+        return x0 - self.phys.pipe_speed * self.frame, gap
+
+    def observe(self) -> np.ndarray:
+        """The original three inputs for every active bird, shape ``(n_active, 3)``:
+        ``height/512 − 0.5``, ``distance to the next pipe/450 − 0.5``, ``gap centre/512 − 0.5``."""
+        x, gap = self.next_pipe_state()
+        obs = np.empty((len(self.y), 3))
+        obs[:, 0] = self.y / 512.0 - 0.5
+        obs[:, 1] = (x - self.phys.bird_x) / 450.0 - 0.5
+        obs[:, 2] = (gap + self.phys.gap / 2) / 512.0 - 0.5
+        return obs
+
+    # --- one frame ----------------------------------------------------------------------------
+
+    def step(self, flap: np.ndarray) -> np.ndarray | None:
+        """Advance one frame. ``flap``: one decision per active bird. Returns the keep-mask
+        over the active birds when dead ones were dropped, else None."""
+        p = self.phys
+        flap = np.asarray(flap, dtype=bool) & (self.y > p.ceiling)
+        self.vy = np.where(flap, p.flap_speed, np.minimum(self.vy + p.gravity, p.max_fall))
+        self.y = self.y + np.minimum(self.vy, p.ground_y - self.y - p.bird_h)
+        self.frame += 1
+
+        # the pipes moved: move on to the next pipe once the bird is past this one
+        while True:
+            x0, gap = self.course.pipe(self.next_pipe)
+            x = x0 - p.pipe_speed * self.frame
+            if x + p.pipe_w > p.bird_x:
+                break
+            self.next_pipe += 1
+        hit = self.y + p.bird_h >= p.ground_y - 1
+        if x < p.bird_x + p.bird_w:  # the bird overlaps the next pipe horizontally
+            hit |= (self.y < gap) | (self.y + p.bird_h > gap + p.gap)
+        self.alive &= ~hit
+        self.frames += self.alive
+        # passing: the bird's centre reaches the pipe's centre
+        sx0, _ = self.course.pipe(self.scored_pipe)
+        if sx0 - p.pipe_speed * self.frame + p.pipe_w / 2 <= p.bird_x + p.bird_w / 2:
+            self.pipes += self.alive
+            self.scored_pipe += 1
+        self.n_alive = int(self.alive.sum())
+        dead = len(self.alive) - self.n_alive
+        if self.compact_dead and dead and (self.n_alive == 0 or dead >= max(8, len(self.alive) // 4)):
+            return self._drop_dead()
+        return None
+
+    def _drop_dead(self) -> np.ndarray:
+        keep = self.alive.copy()
+        gone = self.ids[~keep]
+        self._final_frames[gone] = self.frames[~keep]
+        self._final_pipes[gone] = self.pipes[~keep]
+        for name in ("ids", "y", "vy", "alive", "frames", "pipes"):
+            setattr(self, name, getattr(self, name)[keep])
+        return keep
+
+    def frames_all(self) -> np.ndarray:
+        """Frames survived by every bird of the population (index = bird id)."""
+        out = self._final_frames.copy()
+        out[self.ids] = self.frames
+        return out
+
+    def pipes_all(self) -> np.ndarray:
+        """Pipes passed by every bird of the population (index = bird id)."""
+        out = self._final_pipes.copy()
+        out[self.ids] = self.pipes
+        return out

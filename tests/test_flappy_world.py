@@ -91,3 +91,21 @@ def test_compaction_keeps_results_per_bird():
     assert np.array_equal(full.frames_all(), compact.frames_all())
     assert np.array_equal(full.pipes_all(), compact.pipes_all())
     assert len(compact.y) < 50
+
+
+def test_birds_on_different_courses_match_single_course_worlds():
+    courses = [Course(11), Course(12), Course(13)]
+    course_of = np.array([0, 1, 2, 0, 1, 2])
+    multi = World(6, courses, course_of=course_of)
+    singles = [World(6, Course(s)) for s in (11, 12, 13)]
+    rng = np.random.default_rng(1)
+    for _ in range(600):
+        f = rng.random(6) < 0.09
+        if multi.n_alive:
+            multi.step(f[multi.ids])
+        for w in singles:
+            if w.n_alive:
+                w.step(f[w.ids])
+    for i, c in enumerate(course_of):
+        assert multi.frames_all()[i] == singles[c].frames_all()[i]
+        assert multi.pipes_all()[i] == singles[c].pipes_all()[i]

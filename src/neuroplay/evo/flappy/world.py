@@ -97,39 +97,78 @@ class Course:
 
 
 class World:
-    """``n`` birds flying one course. Call :meth:`step` with a flap decision per active bird.
+    """``n`` birds flying pipe courses. Call :meth:`step` with a flap decision per active bird.
+
+    By default every bird flies the same course, as in the original experiment. Pass several
+    courses and ``course_of`` (a course index per bird) to score birds on several courses in
+    one batched pass: each (bird, course) pair is then one row.
 
     To keep a frame's cost proportional to the birds still flying, the per-bird arrays hold
-    only *active* birds: ``ids`` maps them to the population, and every so often dead birds
-    are dropped (:meth:`step` then returns the mask of birds kept, so a caller holding
-    per-bird data, such as network weights, can drop the same rows). ``frames_all()`` and
-    ``pipes_all()`` give every bird's result.
+    only *active* birds: ``ids`` maps them to their rows, and every so often dead birds are
+    dropped (:meth:`step` then returns the mask of birds kept, so a caller holding per-bird
+    data, such as network weights, can drop the same rows). ``frames_all()`` and
+    ``pipes_all()`` give every row's result.
     """
 
-    def __init__(self, n: int, course: Course | int, phys: Physics = PHYS, compact: bool = True):
+    def __init__(
+        self,
+        n: int,
+        course: Course | int | list[Course],
+        phys: Physics = PHYS,
+        compact: bool = True,
+        course_of: np.ndarray | None = None,
+    ):
         self.phys = phys
-        self.course = course if isinstance(course, Course) else Course(course, phys)
+        if isinstance(course, list):
+            self.courses = course
+        else:
+            self.courses = [course if isinstance(course, Course) else Course(course, phys)]
         self.n = int(n)
         self.compact_dead = compact
         self.ids = np.arange(self.n)
+        self.course_of = np.zeros(self.n, dtype=np.int64) if course_of is None else np.asarray(course_of, np.int64)
+        if self.course_of.shape != (self.n,) or self.course_of.min(initial=0) < 0:
+            raise ValueError("course_of needs one course index per bird")
+        if self.course_of.max(initial=0) >= len(self.courses):
+            raise ValueError("course_of names a course that was not given")
         self.y = np.full(self.n, phys.start_y)
         self.vy = np.zeros(self.n)
         self.alive = np.ones(self.n, dtype=bool)
         self.frames = np.zeros(self.n, dtype=np.int64)
         self.pipes = np.zeros(self.n, dtype=np.int64)
+        self.next_idx = np.zeros(self.n, dtype=np.int64)  # first pipe whose right edge is ahead of the bird
+        self.score_idx = np.zeros(self.n, dtype=np.int64)  # first pipe whose centre the bird has not passed
         self._final_frames = np.zeros(self.n, dtype=np.int64)
         self._final_pipes = np.zeros(self.n, dtype=np.int64)
         self.n_alive = self.n
         self.frame = 0
-        self.next_pipe = 0  # first pipe whose right edge is still ahead of the bird's left edge
-        self.scored_pipe = 0  # first pipe whose centre the bird's centre has not yet passed
+        self._table_len = 0
+        self._build_table(Course.BLOCK)
+
+    @property
+    def course(self) -> Course:
+        """The (first) course, for drawing."""
+        return self.courses[0]
+
+    def _build_table(self, length: int) -> None:
+        # pipes of all courses as one flat array, so a frame looks them up with one gather
+        for c in self.courses:
+            c.pipe(length - 1)
+        self._x0 = np.concatenate([c.x0[:length] for c in self.courses])
+        self._gap = np.concatenate([c.gap_top[:length] for c in self.courses])
+        self._table_len = length
+
+    def _lookup(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(idx) and idx.max() >= self._table_len:
+            self._build_table(self._table_len * 2)
+        flat = self.course_of * self._table_len + idx
+        return self._x0[flat] - self.phys.pipe_speed * self.frame, self._gap[flat]
 
     # --- what a bird sees ------------------------------------------------------------------
 
-    def next_pipe_state(self) -> tuple[int, int]:
-        """``(x, gap top)`` of the next pipe now."""
-        x0, gap = self.course.pipe(self.next_pipe)
-        return x0 - self.phys.pipe_speed * self.frame, gap
+    def next_pipe_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, gap top)`` of each active bird's next pipe now."""
+        return self._lookup(self.next_idx)
 
     def observe(self) -> np.ndarray:
         """The original three inputs for every active bird, shape ``(n_active, 3)``:
@@ -152,23 +191,23 @@ class World:
         self.y = self.y + np.minimum(self.vy, p.ground_y - self.y - p.bird_h)
         self.frame += 1
 
-        # the pipes moved: move on to the next pipe once the bird is past this one
-        while True:
-            x0, gap = self.course.pipe(self.next_pipe)
-            x = x0 - p.pipe_speed * self.frame
-            if x + p.pipe_w > p.bird_x:
-                break
-            self.next_pipe += 1
-        hit = self.y + p.bird_h >= p.ground_y - 1
-        if x < p.bird_x + p.bird_w:  # the bird overlaps the next pipe horizontally
-            hit |= (self.y < gap) | (self.y + p.bird_h > gap + p.gap)
+        # the pipes moved: a bird past its next pipe moves on to the one after (pipes are
+        # further apart than they move in a frame, so one check suffices)
+        x, gap = self._lookup(self.next_idx)
+        behind = x + p.pipe_w <= p.bird_x
+        if behind.any():
+            self.next_idx += behind
+            x, gap = self._lookup(self.next_idx)
+        overlap = x < p.bird_x + p.bird_w
+        hit = (self.y + p.bird_h >= p.ground_y - 1) | (overlap & ((self.y < gap) | (self.y + p.bird_h > gap + p.gap)))
         self.alive &= ~hit
         self.frames += self.alive
         # passing: the bird's centre reaches the pipe's centre
-        sx0, _ = self.course.pipe(self.scored_pipe)
-        if sx0 - p.pipe_speed * self.frame + p.pipe_w / 2 <= p.bird_x + p.bird_w / 2:
-            self.pipes += self.alive
-            self.scored_pipe += 1
+        sx, _ = self._lookup(self.score_idx)
+        passed = sx + p.pipe_w / 2 <= p.bird_x + p.bird_w / 2
+        self.pipes += self.alive & passed
+        self.score_idx += passed
+
         self.n_alive = int(self.alive.sum())
         dead = len(self.alive) - self.n_alive
         if self.compact_dead and dead and (self.n_alive == 0 or dead >= max(8, len(self.alive) // 4)):
@@ -180,18 +219,18 @@ class World:
         gone = self.ids[~keep]
         self._final_frames[gone] = self.frames[~keep]
         self._final_pipes[gone] = self.pipes[~keep]
-        for name in ("ids", "y", "vy", "alive", "frames", "pipes"):
+        for name in ("ids", "course_of", "y", "vy", "alive", "frames", "pipes", "next_idx", "score_idx"):
             setattr(self, name, getattr(self, name)[keep])
         return keep
 
     def frames_all(self) -> np.ndarray:
-        """Frames survived by every bird of the population (index = bird id)."""
+        """Frames survived by every row (index = bird id)."""
         out = self._final_frames.copy()
         out[self.ids] = self.frames
         return out
 
     def pipes_all(self) -> np.ndarray:
-        """Pipes passed by every bird of the population (index = bird id)."""
+        """Pipes passed by every row (index = bird id)."""
         out = self._final_pipes.copy()
         out[self.ids] = self.pipes
         return out

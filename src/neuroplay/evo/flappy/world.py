@@ -214,6 +214,13 @@ class World:
             return self._drop_dead()
         return None
 
+    def retire(self, mask: np.ndarray) -> np.ndarray | None:
+        """Stop the masked active birds as if they had finished (e.g. reached a pipe cap):
+        their frames and pipes so far are their result."""
+        self.alive &= ~np.asarray(mask, dtype=bool)
+        self.n_alive = int(self.alive.sum())
+        return self._drop_dead() if self.compact_dead else None
+
     def _drop_dead(self) -> np.ndarray:
         keep = self.alive.copy()
         gone = self.ids[~keep]

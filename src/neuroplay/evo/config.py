@@ -1,0 +1,85 @@
+"""Settings of an evolution run (free of heavy imports so the CLI can read the defaults)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from neuroplay.common.errors import UserError
+
+ALGORITHMS = ("default", "classic")
+
+
+@dataclass(frozen=True)
+class EvolveConfig:
+    """Every setting of a neuro-evolution run.
+
+    ``algorithm="classic"`` reproduces the original experiment: one fresh course per
+    generation, fitness = frames alive + ``pipe_bonus`` per pipe, n/2 roulette-selected
+    parent pairs, first-layer swap crossover, uniform mutation (rate 0.15, ±0.5), no elitism.
+    ``"default"`` keeps that and adds what makes it reliable: elitism, tournament selection,
+    Gaussian mutation, scoring on several fresh courses per generation, and a validation of
+    the champion on unseen courses before it is declared the winner.
+    """
+
+    algorithm: str = "default"
+    population: int = 100
+    hidden: tuple[int, ...] = (7,)
+    generations: int = 300
+    seed: int = 0
+    pipe_bonus: float = 50.0
+    target_pipes: int = 1000
+    # the default algorithm's additions (ignored by "classic")
+    courses: int = 3
+    train_pipes: int = 200
+    elite: int = 4
+    tournament: int = 3
+    crossover_rate: float = 0.5
+    validation_courses: int = 5
+    # mutation: uniform ±scale for "classic", Gaussian std for "default"
+    mutation_rate: float = 0.15
+    mutation_scale: float = 0.5
+
+    def __post_init__(self) -> None:
+        def need(cond: bool, msg: str) -> None:
+            if not cond:
+                raise UserError(msg)
+
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        need(self.algorithm in ALGORITHMS, f"algorithm must be one of {', '.join(ALGORITHMS)}, not {self.algorithm!r}")
+        need(2 <= self.population <= 1_000_000, f"population must be between 2 and 1000000, got {self.population}")
+        need(len(self.hidden) >= 1 and all(1 <= h <= 4096 for h in self.hidden), "hidden sizes must be in 1..4096")
+        need(1 <= self.generations <= 10_000_000, "generations must be >= 1")
+        need(math.isfinite(self.pipe_bonus) and self.pipe_bonus >= 0, "pipe_bonus must be >= 0")
+        need(1 <= self.target_pipes <= 10_000_000, "target_pipes must be >= 1")
+        need(1 <= self.courses <= 1000, "courses must be in 1..1000")
+        need(1 <= self.train_pipes <= 10_000_000, "train_pipes must be >= 1")
+        need(0 <= self.elite < self.population, "elite must be >= 0 and smaller than the population")
+        need(1 <= self.tournament <= self.population, "tournament size must be in 1..population")
+        need(0.0 <= self.crossover_rate <= 1.0, "crossover_rate must be in [0, 1]")
+        need(1 <= self.validation_courses <= 1000, "validation_courses must be in 1..1000")
+        need(0.0 < self.mutation_rate <= 1.0, "mutation_rate must be in (0, 1]")
+        need(math.isfinite(self.mutation_scale) and self.mutation_scale > 0, "mutation_scale must be > 0")
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (3, *self.hidden, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EvolveConfig:
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise UserError(f"unknown evolution settings: {', '.join(sorted(unknown))}")
+        try:
+            return cls(**{**d, "hidden": tuple(d.get("hidden", cls.hidden))})
+        except TypeError as exc:
+            raise UserError(f"invalid evolution settings ({exc})") from None
+
+    def with_budget(self, generations: int) -> EvolveConfig:
+        return replace(self, generations=generations)

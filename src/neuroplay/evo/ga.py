@@ -1,0 +1,310 @@
+"""The genetic algorithm: evaluate the population, select, cross over, mutate, repeat.
+
+One generation, top to bottom, is in :meth:`_Run.run`. Fitness is frames alive plus a bonus
+per pipe, averaged over the generation's courses (fresh courses every generation, so a bird
+cannot memorise one). The run stops once a champion passes ``target_pipes``: for the classic
+algorithm on its generation's course, as in the original; for the default algorithm on
+``validation_courses`` unseen courses as well.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
+from neuroplay.common.errors import UserError
+from neuroplay.common.io import atomic_open
+from neuroplay.common.seeding import derive_seed, rng_state, set_rng_state
+from neuroplay.evo import operators as ops
+from neuroplay.evo.config import EvolveConfig
+from neuroplay.evo.population import MLPShape, fly
+
+CHAMPION_KIND = "neuroplay.evo.champion"
+CHECKPOINT_KIND = "neuroplay.evo.checkpoint"
+FORMAT_VERSION = 1
+TRAIN_STREAM, VALIDATION_STREAM = 2, 3  # course seeds: derive_seed(seed, stream, generation, k)
+
+# evaluate(genomes, course_seeds, max_pipes) -> (frames, pipes), each (n_genomes, n_courses)
+Evaluator = Callable[[np.ndarray, list[int], int], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class Champion:
+    """A bird worth keeping: its genome and how it did."""
+
+    genome: np.ndarray
+    sizes: tuple[int, ...]
+    generation: int
+    train_pipes: list[int]
+    validation_pipes: list[int] = field(default_factory=list)
+
+    @property
+    def score(self) -> tuple:
+        # validated birds first (by their worst course), then training pipes
+        v = min(self.validation_pipes) if self.validation_pipes else -1
+        return (v, min(self.train_pipes))
+
+    def to_dict(self) -> dict:
+        return {
+            "genome": torch.from_numpy(self.genome.copy()),
+            "sizes": list(self.sizes),
+            "generation": self.generation,
+            "train_pipes": list(self.train_pipes),
+            "validation_pipes": list(self.validation_pipes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Champion:
+        return cls(
+            d["genome"].numpy().copy(),
+            tuple(d["sizes"]),
+            int(d["generation"]),
+            list(d["train_pipes"]),
+            list(d["validation_pipes"]),
+        )
+
+    @property
+    def shape(self) -> MLPShape:
+        return MLPShape(self.sizes)
+
+    def policy(self) -> Callable[[np.ndarray], np.ndarray]:
+        """``obs (n, 3) -> flap (n,)`` for any number of copies of this bird."""
+        shape = self.shape
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            layers = shape.unpack(np.repeat(self.genome[None, :], len(obs), axis=0))
+            return shape.flap(layers, obs)
+
+        return act
+
+
+@dataclass
+class EvolveResult:
+    solved: bool
+    generations: int
+    wall_seconds: float
+    best_pipes: int
+    champion: Champion | None
+    interrupted: bool = False
+    champion_path: str | None = None
+    stats: list[dict] = field(default_factory=list)
+
+
+def save_champion(path: str | os.PathLike[str], champion: Champion, config: EvolveConfig) -> None:
+    save_checkpoint(path, CHAMPION_KIND, FORMAT_VERSION, {"champion": champion.to_dict(), "config": config.to_dict()})
+
+
+def load_champion(path: str | os.PathLike[str]) -> Champion:
+    """Load ``champion.pt`` (or a run directory holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "champion.pt"
+    data = load_checkpoint(path, CHAMPION_KIND, FORMAT_VERSION)
+    try:
+        champ = Champion.from_dict(data["champion"])
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise UserError(f"{path}: champion is incomplete ({str(exc)[:100]})") from None
+    if champ.genome.shape != (champ.shape.n_params,) or len(champ.sizes) < 2 or champ.sizes[0] != 3:
+        raise UserError(f"{path}: champion weights do not match its layer sizes {champ.sizes}")
+    return champ
+
+
+def evaluate_champion(champion: Champion, courses: int, max_pipes: int, seed: int) -> np.ndarray:
+    """Pipes passed by the champion on ``courses`` fresh courses (capped at ``max_pipes``)."""
+    seeds = [derive_seed(seed, 4, k) for k in range(courses)]
+    _, pipes = fly(champion.shape, champion.genome[None, :], seeds, max_pipes)
+    return pipes[0]
+
+
+def evolve(
+    config: EvolveConfig | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    callback: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume: bool = False,
+    evaluator: Evaluator | None = None,
+) -> EvolveResult:
+    """Run the genetic algorithm (see the module docstring).
+
+    ``out_dir`` receives ``stats.csv``, ``fitness.png``, ``checkpoint.pt`` (every generation,
+    atomically) and ``champion.pt``. ``resume=True`` continues ``out_dir/checkpoint.pt``
+    exactly. ``evaluator`` replaces local evaluation (e.g. sharded over Ray workers); it must
+    return what :func:`neuroplay.evo.population.fly` returns.
+    """
+    return _Run(config or EvolveConfig(), out_dir, callback, should_stop, evaluator).run(resume)
+
+
+class _Run:
+    def __init__(self, config: EvolveConfig, out_dir, callback, should_stop, evaluator):
+        self.c = config
+        self.shape = MLPShape(config.sizes)
+        self.out = Path(out_dir) if out_dir is not None else None
+        self.callback = callback or (lambda info: None)
+        self.should_stop = should_stop or (lambda: False)
+        shape = self.shape
+        self.evaluate = evaluator or (lambda g, seeds, cap: fly(shape, g, seeds, cap))
+
+    def run(self, resume: bool) -> EvolveResult:
+        c = self.c
+        t0 = time.perf_counter()
+        self.rng = np.random.default_rng(c.seed)
+        self.genomes = self.shape.init(c.population, self.rng)
+        self.generation, self.elapsed_before, self.solved = 0, 0.0, False
+        self.stats: list[dict] = []
+        self.champion: Champion | None = None
+        self.early: Champion | None = None
+        if resume:
+            self._load()
+        interrupted = False
+        classic = c.algorithm == "classic"
+
+        while self.generation < c.generations and not self.solved:
+            if self.should_stop():
+                interrupted = True
+                break
+            # 1. fly everyone on this generation's fresh courses
+            n_courses = 1 if classic else c.courses
+            cap = c.target_pipes if classic else c.train_pipes
+            seeds = [derive_seed(c.seed, TRAIN_STREAM, self.generation, k) for k in range(n_courses)]
+            frames, pipes = self.evaluate(self.genomes, seeds, cap)
+            fitness = (frames + c.pipe_bonus * pipes).mean(axis=1)
+            best = int(np.argmax(fitness))
+            candidate = Champion(self.genomes[best].copy(), self.shape.sizes, self.generation, pipes[best].tolist())
+            if self.early is None:
+                self.early = candidate
+
+            # 2. is the best bird the winner? (default: it must also pass unseen courses)
+            validation: list[int] = []
+            if classic:
+                self.solved = int(pipes[best].min()) >= c.target_pipes
+            elif int(pipes[best].min()) >= cap:
+                vseeds = [
+                    derive_seed(c.seed, VALIDATION_STREAM, self.generation, j) for j in range(c.validation_courses)
+                ]
+                validation = self.evaluate(candidate.genome[None, :], vseeds, c.target_pipes)[1][0].tolist()
+                candidate.validation_pipes = validation
+                self.solved = min(validation) >= c.target_pipes
+            if self.champion is None or candidate.score >= self.champion.score:
+                self.champion = candidate
+
+            self.stats.append(
+                {
+                    "generation": self.generation,
+                    "best_fitness": round(float(fitness[best]), 3),
+                    "mean_fitness": round(float(fitness.mean()), 3),
+                    "best_pipes": int(pipes[best].min()),
+                    "max_pipes": int(pipes.max()),
+                    "mean_pipes": round(float(pipes.mean()), 3),
+                    "at_cap": int((pipes.min(axis=1) >= cap).sum()),
+                    "validation_min": min(validation) if validation else "",
+                    "wall_seconds": round(self.elapsed_before + time.perf_counter() - t0, 4),
+                }
+            )
+            self.generation += 1
+
+            # 3. breed the next generation (unless this one produced the winner)
+            if not self.solved:
+                self.genomes = self._classic_next(fitness) if classic else self._default_next(fitness)
+            if self.out is not None:
+                self._save(t0)
+            self.callback(dict(self.stats[-1], generations=c.generations, solved=self.solved))
+
+        wall = self.elapsed_before + time.perf_counter() - t0
+        result = EvolveResult(
+            solved=self.solved,
+            generations=self.generation,
+            wall_seconds=wall,
+            best_pipes=max((s["best_pipes"] for s in self.stats), default=0),
+            champion=self.champion,
+            interrupted=interrupted,
+            stats=list(self.stats),
+        )
+        if self.out is not None and self.champion is not None:
+            result.champion_path = str(self.out / "champion.pt")
+            self._plot()
+        return result
+
+    # --- breeding -------------------------------------------------------------------------------
+
+    def _classic_next(self, fitness: np.ndarray) -> np.ndarray:
+        c, n = self.c, self.c.population
+        pairs = (n + 1) // 2
+        a = self.genomes[ops.roulette(fitness, pairs, self.rng)]
+        b = self.genomes[ops.roulette(fitness, pairs, self.rng)]
+        child_a, child_b = ops.swap_first_layer(self.shape, a, b)
+        children = np.concatenate([child_a, child_b])[:n]
+        return ops.mutate_uniform(children, c.mutation_rate, c.mutation_scale, self.rng)
+
+    def _default_next(self, fitness: np.ndarray) -> np.ndarray:
+        c, n = self.c, self.c.population
+        elite = self.genomes[np.argsort(-fitness, kind="stable")[: c.elite]]
+        m = n - c.elite
+        pairs = (m + 1) // 2
+        a = self.genomes[ops.tournament(fitness, pairs, c.tournament, self.rng)]
+        b = self.genomes[ops.tournament(fitness, pairs, c.tournament, self.rng)]
+        cross = self.rng.random(pairs) < c.crossover_rate
+        child_a, child_b = ops.swap_first_layer(self.shape, a, b)
+        child_a = np.where(cross[:, None], child_a, a)
+        child_b = np.where(cross[:, None], child_b, b)
+        children = np.concatenate([child_a, child_b])[:m]
+        children = ops.mutate_gaussian(children, c.mutation_rate, c.mutation_scale, self.rng)
+        return np.concatenate([elite, children])
+
+    # --- files ------------------------------------------------------------------------------------
+
+    def _save(self, t0: float) -> None:
+        state = {
+            "config": self.c.to_dict(),
+            "genomes": torch.from_numpy(self.genomes.copy()),
+            "generation": self.generation,
+            "solved": self.solved,
+            "elapsed": self.elapsed_before + time.perf_counter() - t0,
+            "rng": rng_state(self.rng),
+            "stats": list(self.stats),
+            "champion": self.champion.to_dict() if self.champion else None,
+            "early": self.early.to_dict() if self.early else None,
+        }
+        save_checkpoint(self.out / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION, state)
+        if self.champion is not None:
+            save_champion(self.out / "champion.pt", self.champion, self.c)
+        cols = list(self.stats[0])
+        with atomic_open(self.out / "stats.csv") as fh:
+            fh.write(",".join(cols) + "\n")
+            for row in self.stats:
+                fh.write(",".join(str(row[k]) for k in cols) + "\n")
+
+    def _load(self) -> None:
+        if self.out is None:
+            raise UserError("resume needs the run directory")
+        path = self.out / "checkpoint.pt"
+        data = load_checkpoint(path, CHECKPOINT_KIND, FORMAT_VERSION)
+        if not isinstance(data.get("config"), dict):
+            raise UserError(f"{path}: checkpoint has no valid config")
+        saved = EvolveConfig.from_dict(data["config"])
+        if replace(saved, generations=self.c.generations) != self.c:
+            raise UserError(f"{path} was written with different settings; resume with the same ones")
+        try:
+            genomes = data["genomes"].numpy().copy()
+            if genomes.shape != (self.c.population, self.shape.n_params):
+                raise ValueError(f"population of shape {tuple(genomes.shape)}")
+            self.genomes = genomes
+            self.generation, self.solved = int(data["generation"]), bool(data["solved"])
+            self.elapsed_before = float(data["elapsed"])
+            set_rng_state(self.rng, data["rng"])
+            self.stats = list(data["stats"])
+            self.champion = Champion.from_dict(data["champion"]) if data["champion"] else None
+            self.early = Champion.from_dict(data["early"]) if data["early"] else None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UserError(f"{path}: checkpoint is incomplete or does not match ({str(exc)[:120]})") from None
+
+    def _plot(self) -> None:
+        from neuroplay.evo.plots import plot_fitness
+
+        plot_fitness(self.out / "fitness.png", self.stats, title=f"{self.c.algorithm} GA, seed {self.c.seed}")

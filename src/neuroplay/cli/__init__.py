@@ -39,9 +39,10 @@ def _root(
 
 
 def _register() -> None:
-    from neuroplay.cli import demo, dqn, qtable
+    from neuroplay.cli import demo, dqn, evolve, qtable
 
     app.add_typer(dqn.app, name="dqn")
+    app.add_typer(evolve.app, name="evolve")
     app.command("qtable")(qtable.qtable)
     app.command("demo")(demo.demo)
 

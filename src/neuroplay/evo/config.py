@@ -32,6 +32,8 @@ class EvolveConfig:
     target_pipes: int = 1000
     # the default algorithm's additions (ignored by "classic")
     courses: int = 3
+    hard_courses: int = 3
+    miss_penalty: float = 0.1  # fitness lost per px between the bird and the gap centre at death
     train_pipes: int = 200
     elite: int = 4
     tournament: int = 3
@@ -54,6 +56,8 @@ class EvolveConfig:
         need(math.isfinite(self.pipe_bonus) and self.pipe_bonus >= 0, "pipe_bonus must be >= 0")
         need(1 <= self.target_pipes <= 10_000_000, "target_pipes must be >= 1")
         need(1 <= self.courses <= 1000, "courses must be in 1..1000")
+        need(math.isfinite(self.miss_penalty) and self.miss_penalty >= 0, "miss_penalty must be >= 0")
+        need(0 <= self.hard_courses <= 1000, "hard_courses must be in 0..1000")
         need(1 <= self.train_pipes <= 10_000_000, "train_pipes must be >= 1")
         need(0 <= self.elite < self.population, "elite must be >= 0 and smaller than the population")
         need(1 <= self.tournament <= self.population, "tournament size must be in 1..population")

@@ -24,15 +24,16 @@ from neuroplay.common.io import atomic_open
 from neuroplay.common.seeding import derive_seed, rng_state, set_rng_state
 from neuroplay.evo import operators as ops
 from neuroplay.evo.config import EvolveConfig
+from neuroplay.evo.flappy.world import Course
 from neuroplay.evo.population import MLPShape, fly
 
 CHAMPION_KIND = "neuroplay.evo.champion"
 CHECKPOINT_KIND = "neuroplay.evo.checkpoint"
 FORMAT_VERSION = 1
-TRAIN_STREAM, VALIDATION_STREAM = 2, 3  # course seeds: derive_seed(seed, stream, generation, k)
+TRAIN_STREAM, VALIDATION_STREAM, HARD_STREAM = 2, 3, 5  # course seeds: derive_seed(seed, stream, generation, k)
 
-# evaluate(genomes, course_seeds, max_pipes) -> (frames, pipes), each (n_genomes, n_courses)
-Evaluator = Callable[[np.ndarray, list[int], int], tuple[np.ndarray, np.ndarray]]
+# evaluate(genomes, courses, max_pipes) -> (frames, pipes, miss), each (n_genomes, n_courses)
+Evaluator = Callable[[np.ndarray, list, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -119,8 +120,7 @@ def load_champion(path: str | os.PathLike[str]) -> Champion:
 def evaluate_champion(champion: Champion, courses: int, max_pipes: int, seed: int) -> np.ndarray:
     """Pipes passed by the champion on ``courses`` fresh courses (capped at ``max_pipes``)."""
     seeds = [derive_seed(seed, 4, k) for k in range(courses)]
-    _, pipes = fly(champion.shape, champion.genome[None, :], seeds, max_pipes)
-    return pipes[0]
+    return fly(champion.shape, champion.genome[None, :], seeds, max_pipes)[1][0]
 
 
 def evolve(
@@ -170,11 +170,21 @@ class _Run:
                 interrupted = True
                 break
             # 1. fly everyone on this generation's fresh courses
-            n_courses = 1 if classic else c.courses
             cap = c.target_pipes if classic else c.train_pipes
-            seeds = [derive_seed(c.seed, TRAIN_STREAM, self.generation, k) for k in range(n_courses)]
-            frames, pipes = self.evaluate(self.genomes, seeds, cap)
-            fitness = (frames + c.pipe_bonus * pipes).mean(axis=1)
+            courses = [
+                Course(derive_seed(c.seed, TRAIN_STREAM, self.generation, k))
+                for k in range(1 if classic else c.courses)
+            ]
+            if not classic:  # plus courses with a hard climb or drop at every pipe
+                courses += [
+                    Course(derive_seed(c.seed, HARD_STREAM, self.generation, k), hard=True)
+                    for k in range(c.hard_courses)
+                ]
+            frames, pipes, miss = self.evaluate(self.genomes, courses, cap)
+            fitness = frames + c.pipe_bonus * pipes
+            if not classic:  # a bird that died close to the gap did better than one far from it
+                fitness = fitness - c.miss_penalty * miss
+            fitness = fitness.mean(axis=1)
             best = int(np.argmax(fitness))
             candidate = Champion(self.genomes[best].copy(), self.shape.sizes, self.generation, pipes[best].tolist())
             if self.early is None:
@@ -184,11 +194,14 @@ class _Run:
             validation: list[int] = []
             if classic:
                 self.solved = int(pipes[best].min()) >= c.target_pipes
-            elif int(pipes[best].min()) >= cap:
+            elif int(pipes[best, : c.courses].min()) >= cap:  # on the ordinary courses
                 vseeds = [
                     derive_seed(c.seed, VALIDATION_STREAM, self.generation, j) for j in range(c.validation_courses)
                 ]
-                validation = self.evaluate(candidate.genome[None, :], vseeds, c.target_pipes)[1][0].tolist()
+                validation = fly(
+                    self.shape, candidate.genome[None, :], vseeds, c.target_pipes, stop_at_first_death=True
+                )
+                validation = validation[1][0].tolist()
                 candidate.validation_pipes = validation
                 self.solved = min(validation) >= c.target_pipes
             if self.champion is None or candidate.score >= self.champion.score:

@@ -73,20 +73,27 @@ class MLPShape:
 def fly(
     shape: MLPShape,
     genomes: np.ndarray,
-    course_seeds: list[int],
+    courses: list[int | Course],
     max_pipes: int,
     max_frames: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fly every genome on every course (all in one batched world) until each bird dies or
-    passes ``max_pipes``. Returns ``(frames, pipes)``, each of shape ``(n_genomes, n_courses)``."""
-    n, k = len(genomes), len(course_seeds)
-    world = World(n * k, [Course(s) for s in course_seeds], course_of=np.tile(np.arange(k), n))
+    stop_at_first_death: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fly every genome on every course (a course or its seed; all in one batched world) until
+    each bird dies or passes ``max_pipes``. Returns ``(frames, pipes, miss)``, each of shape
+    ``(n_genomes, n_courses)``; ``miss`` is how far from the gap's centre a bird died (px).
+    ``stop_at_first_death`` ends the flight as soon as any bird dies (for a pass/fail test on
+    all courses: the others keep their results so far)."""
+    n, k = len(genomes), len(courses)
+    courses = [c if isinstance(c, Course) else Course(c) for c in courses]
+    world = World(n * k, courses, course_of=np.tile(np.arange(k), n))
     layers = shape.unpack(np.repeat(genomes, k, axis=0))
     limit = max_frames if max_frames is not None else (max_pipes + 2) * 41 + 200
     while world.n_alive and world.frame < limit:
         keep = world.step(shape.flap(layers, world.observe()))
+        if stop_at_first_death and (keep is not None or world.n_alive < len(world.y)):
+            break
         if keep is None and max_pipes and world.pipes.max(initial=0) >= max_pipes:
             keep = world.retire(world.pipes >= max_pipes)
         if keep is not None:
             layers = [(w[keep], b[keep]) for w, b in layers]
-    return world.frames_all().reshape(n, k), world.pipes_all().reshape(n, k)
+    return world.frames_all().reshape(n, k), world.pipes_all().reshape(n, k), world.miss_all().reshape(n, k)

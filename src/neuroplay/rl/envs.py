@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from neuroplay.common.errors import UserError
+from neuroplay.envs import register_all
 
 
 def make_vec_env(env_id: str, num_envs: int, render_mode: str | None = None) -> gym.vector.VectorEnv:
@@ -19,6 +20,7 @@ def make_vec_env(env_id: str, num_envs: int, render_mode: str | None = None) -> 
     Either way auto-reset happens on the step *after* an episode ends (gymnasium's
     ``NEXT_STEP`` mode), which the training loop accounts for.
     """
+    register_all()
     try:
         spec = gym.spec(env_id)
     except gym.error.Error as exc:

@@ -53,14 +53,18 @@ class Course:
     """The pipes of one course: start positions (at frame 0) and gap tops, from a seed.
 
     Pipes are generated in blocks as the birds get further, so a course is endless and the
-    same seed always gives the same pipes.
+    same seed always gives the same pipes. ``hard=True`` makes a training course that is
+    still within the game's rules but always at their edge: gap tops only at 100 or 170 and
+    the shortest spacings (36–37 frames), so the hardest climbs and drops come every pipe
+    instead of a few times in a hundred.
     """
 
     BLOCK = 256
 
-    def __init__(self, seed: int, phys: Physics = PHYS):
+    def __init__(self, seed: int, phys: Physics = PHYS, hard: bool = False):
         self.seed = int(seed)
         self.phys = phys
+        self.hard = hard
         self._rng = np.random.default_rng(self.seed)
         self.x0 = np.zeros(0, dtype=np.int64)
         self.gap_top = np.zeros(0, dtype=np.int64)
@@ -68,8 +72,12 @@ class Course:
 
     def _extend(self) -> None:
         p = self.phys
-        spacing = self._rng.integers(p.spacing_min, p.spacing_max + 1, size=self.BLOCK) * p.pipe_speed
-        gaps = self._rng.integers(p.gap_top_min, p.gap_top_max + 1, size=self.BLOCK)
+        if self.hard:
+            spacing = self._rng.integers(p.spacing_min, p.spacing_min + 2, size=self.BLOCK) * p.pipe_speed
+            gaps = np.where(self._rng.random(self.BLOCK) < 0.5, p.gap_top_min, p.gap_top_max)
+        else:
+            spacing = self._rng.integers(p.spacing_min, p.spacing_max + 1, size=self.BLOCK) * p.pipe_speed
+            gaps = self._rng.integers(p.gap_top_min, p.gap_top_max + 1, size=self.BLOCK)
         start = p.first_pipe_x if len(self.x0) == 0 else self.x0[-1] + spacing[0]
         x0 = start + np.concatenate([[0], np.cumsum(spacing[1:])])
         self.x0 = np.concatenate([self.x0, x0])
@@ -136,10 +144,12 @@ class World:
         self.alive = np.ones(self.n, dtype=bool)
         self.frames = np.zeros(self.n, dtype=np.int64)
         self.pipes = np.zeros(self.n, dtype=np.int64)
+        self.miss = np.zeros(self.n)  # at death: vertical distance (px) from the bird's centre to the gap's
         self.next_idx = np.zeros(self.n, dtype=np.int64)  # first pipe whose right edge is ahead of the bird
         self.score_idx = np.zeros(self.n, dtype=np.int64)  # first pipe whose centre the bird has not passed
         self._final_frames = np.zeros(self.n, dtype=np.int64)
         self._final_pipes = np.zeros(self.n, dtype=np.int64)
+        self._final_miss = np.zeros(self.n)
         self.n_alive = self.n
         self.frame = 0
         self._table_len = 0
@@ -200,6 +210,9 @@ class World:
             x, gap = self._lookup(self.next_idx)
         overlap = x < p.bird_x + p.bird_w
         hit = (self.y + p.bird_h >= p.ground_y - 1) | (overlap & ((self.y < gap) | (self.y + p.bird_h > gap + p.gap)))
+        dying = self.alive & hit
+        if dying.any():
+            self.miss[dying] = np.abs(self.y + p.bird_h / 2 - (gap + p.gap / 2))[dying]
         self.alive &= ~hit
         self.frames += self.alive
         # passing: the bird's centre reaches the pipe's centre
@@ -226,7 +239,8 @@ class World:
         gone = self.ids[~keep]
         self._final_frames[gone] = self.frames[~keep]
         self._final_pipes[gone] = self.pipes[~keep]
-        for name in ("ids", "course_of", "y", "vy", "alive", "frames", "pipes", "next_idx", "score_idx"):
+        self._final_miss[gone] = self.miss[~keep]
+        for name in ("ids", "course_of", "y", "vy", "alive", "frames", "pipes", "miss", "next_idx", "score_idx"):
             setattr(self, name, getattr(self, name)[keep])
         return keep
 
@@ -234,6 +248,12 @@ class World:
         """Frames survived by every row (index = bird id)."""
         out = self._final_frames.copy()
         out[self.ids] = self.frames
+        return out
+
+    def miss_all(self) -> np.ndarray:
+        """How far (px) from the gap's centre each row was when it died (0 if it did not)."""
+        out = self._final_miss.copy()
+        out[self.ids] = self.miss
         return out
 
     def pipes_all(self) -> np.ndarray:

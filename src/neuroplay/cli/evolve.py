@@ -1,0 +1,264 @@
+"""``neuroplay evolve train|eval|play``: a population of tiny nets learns Flappy Bird."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+from pathlib import Path
+
+import typer
+
+from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, emit_json, has_display, parse_ints
+from neuroplay.common.errors import UserError
+from neuroplay.common.progress import console, make_progress
+from neuroplay.evo.config import EvolveConfig
+
+app = typer.Typer(
+    help="Neuro-evolution: a population of tiny neural nets learns to play Flappy Bird.",
+    no_args_is_help=True,
+)
+_D = EvolveConfig()
+
+
+@app.command("train")
+def train_cmd(
+    out: Path = typer.Option(None, "--out", "-o", help="Run directory [default: runs/evolve]."),
+    resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory with its saved settings."),
+    force: bool = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run."),
+    algorithm: str = typer.Option(_D.algorithm, "--algorithm", help="default (reliable) or classic (the original)."),
+    population: int = typer.Option(_D.population, "--population", "-n", help="Birds per generation."),
+    hidden: str = typer.Option(",".join(map(str, _D.hidden)), "--hidden", help="Hidden layer sizes (3-7-1: 7)."),
+    generations: int = typer.Option(_D.generations, "--generations", help="Generation budget."),
+    target_pipes: int = typer.Option(_D.target_pipes, "--target-pipes", help="Pipes a champion must pass."),
+    pipe_bonus: float = typer.Option(_D.pipe_bonus, "--pipe-bonus", help="Fitness bonus per pipe."),
+    courses: int = typer.Option(_D.courses, "--courses", help="default: fresh courses per generation."),
+    hard_courses: int = typer.Option(_D.hard_courses, "--hard-courses", help="default: extra edge-case courses."),
+    train_pipes: int = typer.Option(_D.train_pipes, "--train-pipes", help="default: pipe cap while training."),
+    elite: int = typer.Option(_D.elite, "--elite", help="default: best birds kept unchanged."),
+    tournament: int = typer.Option(_D.tournament, "--tournament", help="default: tournament size."),
+    crossover_rate: float = typer.Option(
+        _D.crossover_rate, "--crossover-rate", help="default: share of crossed pairs."
+    ),
+    validation_courses: int = typer.Option(_D.validation_courses, "--validation-courses"),
+    mutation_rate: float = typer.Option(_D.mutation_rate, "--mutation-rate", help="Chance that a weight mutates."),
+    mutation_scale: float = typer.Option(
+        _D.mutation_scale, "--mutation-scale", help="Uniform half-width (classic) or Gaussian std (default)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    seed: int = SEED,
+    device: str = typer.Option("auto", "--device", help="Accepted for uniformity; the world runs in NumPy on the CPU."),
+    json_out: bool = JSON,
+) -> None:
+    """Evolve birds until a champion passes --target-pipes (on unseen courses too, for the
+    default algorithm). Ctrl-C saves a checkpoint; --resume continues exactly."""
+    from neuroplay.common.checkpoint import load_checkpoint
+    from neuroplay.evo.ga import CHECKPOINT_KIND, FORMAT_VERSION, evolve
+
+    check_device(device)
+    if resume is not None:
+        if out is not None and out.resolve() != resume.resolve():
+            raise UserError("--resume DIR continues in DIR; leave out --out or give the same directory")
+        run_dir = resume
+        saved = load_checkpoint(run_dir / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION)
+        if not isinstance(saved.get("config"), dict):
+            raise UserError(f"{run_dir / 'checkpoint.pt'}: checkpoint has no valid config")
+        config = EvolveConfig.from_dict(saved["config"])
+        if generations != _D.generations:
+            config = dataclasses.replace(config, generations=generations)
+        if saved.get("solved"):
+            raise UserError(f"the run in {run_dir} is already solved; its champion is {run_dir / 'champion.pt'}")
+    else:
+        run_dir = out if out is not None else Path("runs") / "evolve"
+        if run_dir.exists() and not run_dir.is_dir():
+            raise UserError(f"--out {run_dir} exists and is not a directory")
+        if (run_dir / "checkpoint.pt").exists() and not force:
+            raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pass --force")
+        config = EvolveConfig(
+            algorithm=algorithm,
+            population=population,
+            hidden=parse_ints(hidden, "--hidden"),
+            generations=generations,
+            seed=seed,
+            pipe_bonus=pipe_bonus,
+            target_pipes=target_pipes,
+            courses=courses,
+            hard_courses=hard_courses,
+            train_pipes=train_pipes,
+            elite=elite,
+            tournament=tournament,
+            crossover_rate=crossover_rate,
+            validation_courses=validation_courses,
+            mutation_rate=mutation_rate,
+            mutation_scale=mutation_scale,
+        )
+
+    stop = {"requested": False}
+
+    def on_sigint(signum, frame):  # first Ctrl-C: stop after this generation; second: abort
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with make_progress(disable=quiet) as progress:
+            task = progress.add_task("evolve", total=config.generations, status="")
+
+            def report(s: dict) -> None:
+                status = (
+                    f"best {s['best_fitness']:.0f}  mean {s['mean_fitness']:.0f}  "
+                    f"pipes {s['best_pipes']}  at cap {s['at_cap']}"
+                    + (f"  validation {s['validation_min']}" if s["validation_min"] != "" else "")
+                )
+                progress.update(task, completed=s["generation"] + 1, status=status)
+
+            result = evolve(
+                config, run_dir, callback=report, should_stop=lambda: stop["requested"], resume=resume is not None
+            )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    c = console()
+    if result.interrupted:
+        c.print(
+            f"interrupted after generation {result.generations}; checkpoint saved. "
+            f"Continue with: neuroplay evolve train --resume {run_dir}"
+        )
+    elif not json_out:
+        verdict = "[green]solved[/]" if result.solved else "[yellow]no champion reached the target[/]"
+        c.print(
+            f"{verdict}: {result.generations} generations, {result.wall_seconds:.1f} s, best bird "
+            f"{result.best_pipes} pipes\nchampion: {result.champion_path}\n"
+            f"stats and plot: {run_dir / 'stats.csv'}, {run_dir / 'fitness.png'}"
+        )
+    if json_out:
+        champ = result.champion
+        emit_json(
+            {
+                "solved": result.solved,
+                "generations": result.generations,
+                "wall_seconds": round(result.wall_seconds, 3),
+                "best_pipes": result.best_pipes,
+                "validation_pipes": champ.validation_pipes if champ else [],
+                "champion": result.champion_path,
+                "interrupted": result.interrupted,
+                "out": str(run_dir),
+            }
+        )
+    if result.interrupted:
+        raise typer.Exit(130)
+
+
+@app.command("eval")
+def eval_cmd(
+    path: Path = typer.Argument(..., help="A champion.pt (or the run directory holding it)."),
+    courses: int = typer.Option(10, "--courses", help="Fresh courses to fly."),
+    max_pipes: int = typer.Option(1000, "--max-pipes", help="Stop a course after this many pipes."),
+    seed: int = SEED,
+    device: str = DEVICE,
+    json_out: bool = JSON,
+) -> None:
+    """Fly the champion on N fresh courses and count the pipes it passes on each."""
+    from neuroplay.evo.ga import evaluate_champion, load_champion
+
+    check_device(device)
+    if not 1 <= courses <= 10_000:
+        raise UserError(f"--courses must be in 1..10000, got {courses}")
+    if not 1 <= max_pipes <= 1_000_000:
+        raise UserError(f"--max-pipes must be in 1..1000000, got {max_pipes}")
+    champion = load_champion(path)
+    pipes = evaluate_champion(champion, courses, max_pipes, seed).tolist()
+    out = {
+        "pipes": pipes,
+        "courses_reaching_max": sum(p >= max_pipes for p in pipes),
+        "mean_pipes": sum(pipes) / len(pipes),
+        "courses": courses,
+        "max_pipes": max_pipes,
+        "seed": seed,
+    }
+    if json_out:
+        emit_json(out)
+    else:
+        console().print(
+            f"pipes per course: {pipes}\n{out['courses_reaching_max']} of {courses} courses reached {max_pipes} pipes"
+        )
+
+
+@app.command("play")
+def play_cmd(
+    path: Path = typer.Argument(None, help="A champion.pt or run directory (not needed with --human)."),
+    gif: Path = typer.Option(None, "--gif", help="Record to this .gif (or .mp4) instead of opening a window."),
+    compare: bool = typer.Option(False, "--compare", help="Side by side: the first generation vs the champion."),
+    human: bool = typer.Option(False, "--human", help="Play yourself in a window: space (or click) flaps."),
+    max_frames: int = typer.Option(3000, "--max-frames", help="Longest recording, in game frames."),
+    fps: int = typer.Option(30, "--fps"),
+    frame_skip: int = typer.Option(2, "--frame-skip", help="Keep every k-th frame in the recording."),
+    scale: float = typer.Option(0.5, "--scale", help="Recording size relative to 288×512."),
+    seed: int = SEED,
+    device: str = DEVICE,
+    json_out: bool = JSON,
+) -> None:
+    """Watch the champion fly (a window, or --gif), compare it with its first generation, or play."""
+    from neuroplay.evo.flappy import render
+
+    check_device(device)
+    if human:
+        if not has_display():
+            raise UserError("--human needs a display to open a window")
+        runs = render.play_window(None, seed)
+        out = {"runs": runs, "best": max(runs, default=0)}
+        if json_out:
+            emit_json(out)
+        return
+    if path is None:
+        raise UserError("give a champion.pt or run directory to play (or --human to play yourself)")
+    from neuroplay.evo.ga import load_champion
+
+    champion = load_champion(path)
+    act = champion.policy()
+
+    def policy(obs, ids):
+        return act(obs)
+
+    if gif is None:
+        if not has_display():
+            raise UserError("no display here to open a window; record instead with --gif FILE.gif")
+        runs = render.play_window(policy, seed)
+        out = {"runs": runs}
+    elif compare:
+        early = _early_champion(path)
+        early_act = early.policy()
+        panels = [
+            render.Panel(f"generation {early.generation + 1}", lambda obs, ids: early_act(obs), early.generation + 1),
+            render.Panel(f"generation {champion.generation + 1}", policy, champion.generation + 1),
+        ]
+        out = render.record_comparison(
+            panels, seed, gif, max_frames=max_frames, fps=fps, frame_skip=frame_skip, scale=scale
+        )
+    else:
+        out = render.record(
+            policy,
+            seed,
+            gif,
+            max_frames=max_frames,
+            fps=fps,
+            frame_skip=frame_skip,
+            scale=scale,
+            generation=champion.generation + 1,
+        )
+    if json_out:
+        emit_json(dict(out))
+    elif gif is not None:
+        console().print(f"wrote {gif}: {out['frames']} frames, best {out['pipes']} pipes")
+
+
+def _early_champion(path: Path):
+    """The best bird of the run's first generation, kept in its checkpoint."""
+    from neuroplay.common.checkpoint import load_checkpoint
+    from neuroplay.evo.ga import CHECKPOINT_KIND, FORMAT_VERSION, Champion
+
+    run_dir = path if path.is_dir() else path.parent
+    data = load_checkpoint(run_dir / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION)
+    if not data.get("early"):
+        raise UserError(f"{run_dir / 'checkpoint.pt'} holds no first-generation bird to compare with")
+    return Champion.from_dict(data["early"])

@@ -1,0 +1,208 @@
+"""Neuro-evolution: batched MLPs, genetic operators, the GA loop, checkpoints and the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from neuroplay.common.errors import UserError
+from neuroplay.evo import operators as ops
+from neuroplay.evo.config import EvolveConfig
+from neuroplay.evo.flappy.world import Course, World
+from neuroplay.evo.ga import evolve, load_champion
+from neuroplay.evo.population import MLPShape, fly
+
+
+def test_batched_forward_equals_per_bird_forward():
+    shape = MLPShape((3, 7, 1))
+    rng = np.random.default_rng(0)
+    genomes = rng.normal(size=(50, shape.n_params))
+    obs = rng.normal(size=(50, 3))
+    batched = shape.output(shape.unpack(genomes), obs)[:, 0]
+    for i in range(50):
+        g = genomes[i]
+        w1 = g[:21].reshape(3, 7)
+        b1 = g[21:28]
+        w2 = g[28:35].reshape(7, 1)
+        b2 = g[35]
+        h = 1 / (1 + np.exp(-(obs[i] @ w1 + b1)))
+        assert batched[i] == pytest.approx((h @ w2)[0] + b2, abs=1e-12)
+    assert shape.n_params == 36
+
+
+def test_roulette_picks_in_proportion_to_fitness():
+    rng = np.random.default_rng(1)
+    picks = ops.roulette(np.array([1.0, 3.0, 0.0, 6.0]), 100_000, rng)
+    freq = np.bincount(picks, minlength=4) / len(picks)
+    assert freq == pytest.approx([0.1, 0.3, 0.0, 0.6], abs=0.01)
+    assert set(np.unique(ops.roulette(np.zeros(5), 1000, rng))) == set(range(5))
+
+
+def test_tournament_prefers_the_fitter():
+    rng = np.random.default_rng(2)
+    fitness = np.arange(10.0)
+    picks = ops.tournament(fitness, 20_000, 3, rng)
+    assert picks.mean() > 6.0 and np.all(picks >= 0)
+    assert np.all(ops.tournament(fitness, 100, 10, np.random.default_rng(3)) >= 5)
+
+
+def test_crossover_swaps_exactly_the_first_layer_kernel():
+    shape = MLPShape((3, 7, 1))
+    a, b = np.zeros((4, 36)), np.ones((4, 36))
+    ca, cb = ops.swap_first_layer(shape, a, b)
+    assert np.all(ca[:, :21] == 1) and np.all(ca[:, 21:] == 0)
+    assert np.all(cb[:, :21] == 0) and np.all(cb[:, 21:] == 1)
+    assert np.all(a == 0) and np.all(b == 1)  # parents untouched
+
+
+def test_mutation_rate_and_scale():
+    rng = np.random.default_rng(4)
+    g = np.zeros((500, 36))
+    m = ops.mutate_uniform(g, 0.15, 0.5, rng)
+    changed = m != 0
+    assert changed.mean() == pytest.approx(0.15, abs=0.01)
+    assert np.abs(m).max() <= 0.5
+    assert np.all(g == 0)
+    gm = ops.mutate_gaussian(g, 0.15, 0.3, rng)
+    assert (gm != 0).mean() == pytest.approx(0.15, abs=0.01)
+    assert gm[gm != 0].std() == pytest.approx(0.3, rel=0.05)
+
+
+def test_fly_matches_a_world_stepped_by_hand():
+    shape = MLPShape()
+    genomes = shape.init(20, np.random.default_rng(5))
+    frames, pipes, _ = fly(shape, genomes, [Course(3)], max_pipes=10_000)
+    w = World(20, Course(3), compact=False)
+    layers = shape.unpack(genomes)
+    while w.n_alive:
+        w.step(shape.flap(layers, w.observe()))
+    assert np.array_equal(frames[:, 0], w.frames_all()) and np.array_equal(pipes[:, 0], w.pipes_all())
+
+
+def test_fly_caps_at_max_pipes():
+    shape = MLPShape()
+    # a bird that always keeps to the gap: bias the net so it flaps exactly when below the gap centre
+    g = np.zeros((1, 36))
+    w1 = np.zeros((3, 7))
+    w1[0, 0], w1[2, 0] = 60.0, -60.0  # hidden 0 ~ [height > gap centre]
+    g[0, :21] = w1.ravel()
+    g[0, 21] = -60.0 * 14 / 512  # flap once the bird's top is 14 px below the gap centre
+    g[0, 28] = 10.0
+    g[0, 35] = -5.0
+    frames, pipes, _ = fly(shape, g, [Course(1), Course(2)], max_pipes=20)
+    assert pipes.tolist() == [[20, 20]]
+
+
+def test_short_evolution_clearly_improves():
+    config = EvolveConfig(population=100, generations=8, seed=1, train_pipes=50)
+    result = evolve(config)
+    first = result.stats[0]
+    assert first["best_pipes"] == 0
+    assert max(s["best_fitness"] for s in result.stats[-4:]) > 3 * first["best_fitness"]
+    assert max(s["max_pipes"] for s in result.stats[-4:]) >= 3
+
+
+def test_default_algorithm_runs_and_keeps_its_elite():
+    config = EvolveConfig(population=30, generations=3, seed=2, courses=2, hard_courses=1, train_pipes=5)
+    result = evolve(config)
+    assert result.generations == 3 and len(result.stats) == 3 and result.champion is not None
+
+
+def test_resume_is_exact(tmp_path):
+    config = EvolveConfig(population=40, generations=6, seed=3, courses=2, hard_courses=1, train_pipes=20)
+    full = evolve(config, tmp_path / "full")
+    calls = {"n": 0}
+
+    def stop_after_three():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    part = evolve(config, tmp_path / "part", should_stop=stop_after_three)
+    assert part.interrupted and part.generations == 3
+    resumed = evolve(config, tmp_path / "part", resume=True)
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]  # noqa: E731
+    assert strip(resumed.stats) == strip(full.stats)
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["genomes"]
+    b = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)["genomes"]
+    assert torch.equal(a, b)
+    assert np.array_equal(load_champion(tmp_path / "full").genome, load_champion(tmp_path / "part").genome)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"population": 1},
+        {"mutation_rate": 0.0},
+        {"mutation_rate": 1.5},
+        {"mutation_scale": -1.0},
+        {"algorithm": "neat"},
+        {"elite": 100},
+        {"hidden": (0,)},
+        {"crossover_rate": 2.0},
+    ],
+)
+def test_invalid_settings(bad):
+    with pytest.raises(UserError):
+        EvolveConfig(**bad)
+
+
+def _assert_bad(result):
+    code, _, err = result
+    assert code == 2, err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_cli_train_eval_play(run_cli, tmp_path):
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(
+        "evolve",
+        "train",
+        "--out",
+        out,
+        "--population",
+        30,
+        "--generations",
+        3,
+        "--courses",
+        1,
+        "--hard-courses",
+        1,
+        "--train-pipes",
+        5,
+        "--quiet",
+        "--json",
+    )
+    assert code == 0, err
+    res = json.loads(stdout.strip().splitlines()[-1])
+    assert {"generations", "wall_seconds", "best_pipes", "champion"} <= set(res) and res["generations"] == 3
+    assert (out / "stats.csv").exists() and (out / "fitness.png").exists() and (out / "champion.pt").exists()
+
+    code, stdout, err = run_cli("evolve", "eval", out, "--courses", 3, "--max-pipes", 5, "--seed", 1, "--json")
+    assert code == 0, err
+    ev = json.loads(stdout.strip().splitlines()[-1])
+    assert len(ev["pipes"]) == 3 and 0 <= ev["courses_reaching_max"] <= 3
+
+    gif = tmp_path / "cmp.gif"
+    code, stdout, err = run_cli("evolve", "play", out, "--gif", gif, "--compare", "--max-frames", 60, "--json")
+    assert code == 0, err
+    assert gif.read_bytes()[:3] == b"GIF"
+
+
+def test_cli_bad_input(run_cli, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    _assert_bad(run_cli("evolve", "eval", bad))
+    _assert_bad(run_cli("evolve", "eval", tmp_path / "missing.pt"))
+    dqn_model = tmp_path / "dqn.pt"
+    torch.save({"kind": "neuroplay.dqn.model", "format_version": 1}, dqn_model)
+    _assert_bad(run_cli("evolve", "eval", dqn_model))
+    _assert_bad(run_cli("evolve", "train", "--out", tmp_path / "r", "--population", 0, "--quiet"))
+    _assert_bad(run_cli("evolve", "train", "--out", tmp_path / "r", "--mutation-rate", 3, "--quiet"))
+    _assert_bad(run_cli("evolve", "train", "--out", tmp_path / "r", "--algorithm", "neat", "--quiet"))
+    run = tmp_path / "existing"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"precious")
+    _assert_bad(run_cli("evolve", "train", "--out", run, "--quiet"))
+    _assert_bad(run_cli("evolve", "train", "--resume", run, "--quiet"))
+    assert (run / "checkpoint.pt").read_bytes() == b"precious"

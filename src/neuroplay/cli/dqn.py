@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import signal
 from pathlib import Path
 
 import numpy as np
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, emit_json, has_display, parse_ints
+from neuroplay.cli._util import (
+    DEVICE,
+    JSON,
+    SEED,
+    check_device,
+    ctrl_c_stops,
+    emit_json,
+    has_display,
+    new_run_dir,
+    parse_ints,
+    resumed_checkpoint,
+)
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
 from neuroplay.rl.config import DQNConfig
@@ -92,15 +102,10 @@ def train_cmd(
 
     check_device(device)
     if resume is not None:
-        if out is not None and out.resolve() != resume.resolve():
-            raise UserError("--resume DIR continues in DIR; leave out --out or give the same directory")
         run_dir = resume
-        from neuroplay.common.checkpoint import load_checkpoint
         from neuroplay.rl.dqn import CHECKPOINT_KIND, FORMAT_VERSION
 
-        saved = load_checkpoint(run_dir / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION)
-        if not isinstance(saved.get("config"), dict):
-            raise UserError(f"{run_dir / 'checkpoint.pt'}: checkpoint has no valid config")
+        saved = resumed_checkpoint(out, resume, CHECKPOINT_KIND, FORMAT_VERSION)
         try:
             config = DQNConfig.from_dict({**saved["config"], "device": device})
         except TypeError as exc:
@@ -110,11 +115,7 @@ def train_cmd(
         if saved["counters"].get("solved"):
             raise UserError(f"the run in {run_dir} is already solved; its model is {run_dir / 'model.pt'}")
     else:
-        run_dir = out if out is not None else Path("runs") / "dqn"
-        if run_dir.exists() and not run_dir.is_dir():
-            raise UserError(f"--out {run_dir} exists and is not a directory")
-        if (run_dir / "checkpoint.pt").exists() and not force:
-            raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pass --force")
+        run_dir = new_run_dir(out, Path("runs") / "dqn", force)
         config = DQNConfig(
             env_id=env,
             seed=seed,
@@ -153,30 +154,17 @@ def train_cmd(
         config = dataclasses.replace(config, total_steps=total_steps)
 
     agent = DQN(config)
-    stop = {"requested": False}
+    with ctrl_c_stops() as stop_requested, make_progress(disable=quiet) as progress:
+        task = progress.add_task("dqn", total=config.total_steps, status="")
 
-    def on_sigint(signum, frame):  # first Ctrl-C: stop cleanly at the next step; second: abort
-        if stop["requested"]:
-            raise KeyboardInterrupt
-        stop["requested"] = True
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        with make_progress(disable=quiet) as progress:
-            task = progress.add_task("dqn", total=config.total_steps, status="")
-
-            def report(info: dict) -> None:
-                status = (
-                    f"ep {info['episodes']}  return {_fmt(info['recent_return'])}  "
-                    f"eval {_fmt(info['eval_mean'])}  ε {info['epsilon']:.3f}  {info['steps_per_second']:.0f} steps/s"
-                )
-                progress.update(task, completed=info["env_steps"], status=status)
-
-            result = agent.train(
-                run_dir, callback=report, should_stop=lambda: stop["requested"], resume=resume is not None
+        def report(info: dict) -> None:
+            status = (
+                f"ep {info['episodes']}  return {_fmt(info['recent_return'])}  "
+                f"eval {_fmt(info['eval_mean'])}  ε {info['epsilon']:.3f}  {info['steps_per_second']:.0f} steps/s"
             )
-    finally:
-        signal.signal(signal.SIGINT, previous)
+            progress.update(task, completed=info["env_steps"], status=status)
+
+        result = agent.train(run_dir, callback=report, should_stop=stop_requested, resume=resume is not None)
 
     c = console()
     if result.interrupted:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-import signal
 from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, emit_json, has_display, parse_ints
+from neuroplay.cli._util import (
+    DEVICE,
+    JSON,
+    SEED,
+    check_device,
+    ctrl_c_stops,
+    emit_json,
+    has_display,
+    new_run_dir,
+    parse_ints,
+    resumed_checkpoint,
+)
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
 from neuroplay.evo.config import EvolveConfig
@@ -51,28 +61,19 @@ def train_cmd(
 ) -> None:
     """Evolve birds until a champion passes --target-pipes (on unseen courses too, for the
     default algorithm). Ctrl-C saves a checkpoint; --resume continues exactly."""
-    from neuroplay.common.checkpoint import load_checkpoint
     from neuroplay.evo.ga import CHECKPOINT_KIND, FORMAT_VERSION, evolve
 
     check_device(device)
     if resume is not None:
-        if out is not None and out.resolve() != resume.resolve():
-            raise UserError("--resume DIR continues in DIR; leave out --out or give the same directory")
         run_dir = resume
-        saved = load_checkpoint(run_dir / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION)
-        if not isinstance(saved.get("config"), dict):
-            raise UserError(f"{run_dir / 'checkpoint.pt'}: checkpoint has no valid config")
+        saved = resumed_checkpoint(out, resume, CHECKPOINT_KIND, FORMAT_VERSION)
         config = EvolveConfig.from_dict(saved["config"])
         if generations != _D.generations:
             config = dataclasses.replace(config, generations=generations)
         if saved.get("solved"):
             raise UserError(f"the run in {run_dir} is already solved; its champion is {run_dir / 'champion.pt'}")
     else:
-        run_dir = out if out is not None else Path("runs") / "evolve"
-        if run_dir.exists() and not run_dir.is_dir():
-            raise UserError(f"--out {run_dir} exists and is not a directory")
-        if (run_dir / "checkpoint.pt").exists() and not force:
-            raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pass --force")
+        run_dir = new_run_dir(out, Path("runs") / "evolve", force)
         config = EvolveConfig(
             algorithm=algorithm,
             population=population,
@@ -92,31 +93,18 @@ def train_cmd(
             mutation_scale=mutation_scale,
         )
 
-    stop = {"requested": False}
+    with ctrl_c_stops() as stop_requested, make_progress(disable=quiet) as progress:
+        task = progress.add_task("evolve", total=config.generations, status="")
 
-    def on_sigint(signum, frame):  # first Ctrl-C: stop after this generation; second: abort
-        if stop["requested"]:
-            raise KeyboardInterrupt
-        stop["requested"] = True
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        with make_progress(disable=quiet) as progress:
-            task = progress.add_task("evolve", total=config.generations, status="")
-
-            def report(s: dict) -> None:
-                status = (
-                    f"best {s['best_fitness']:.0f}  mean {s['mean_fitness']:.0f}  "
-                    f"pipes {s['best_pipes']}  at cap {s['at_cap']}"
-                    + (f"  validation {s['validation_min']}" if s["validation_min"] != "" else "")
-                )
-                progress.update(task, completed=s["generation"] + 1, status=status)
-
-            result = evolve(
-                config, run_dir, callback=report, should_stop=lambda: stop["requested"], resume=resume is not None
+        def report(s: dict) -> None:
+            status = (
+                f"best {s['best_fitness']:.0f}  mean {s['mean_fitness']:.0f}  "
+                f"pipes {s['best_pipes']}  at cap {s['at_cap']}"
+                + (f"  validation {s['validation_min']}" if s["validation_min"] != "" else "")
             )
-    finally:
-        signal.signal(signal.SIGINT, previous)
+            progress.update(task, completed=s["generation"] + 1, status=status)
+
+        result = evolve(config, run_dir, callback=report, should_stop=stop_requested, resume=resume is not None)
 
     c = console()
     if result.interrupted:

@@ -49,3 +49,12 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_open(path, "w") as fh:
         fh.write(text)
+
+
+def write_csv(path: str | os.PathLike[str], rows: list[dict]) -> None:
+    """Write ``rows`` (dicts with the same keys) as CSV with a header, atomically."""
+    cols = list(rows[0]) if rows else []
+    with atomic_open(path) as fh:
+        fh.write(",".join(cols) + "\n")
+        for row in rows:
+            fh.write(",".join(str(row[k]) for k in cols) + "\n")

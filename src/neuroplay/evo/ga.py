@@ -20,7 +20,7 @@ import torch
 
 from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
 from neuroplay.common.errors import UserError
-from neuroplay.common.io import atomic_open
+from neuroplay.common.io import write_csv
 from neuroplay.common.seeding import derive_seed, rng_state, set_rng_state
 from neuroplay.evo import operators as ops
 from neuroplay.evo.config import EvolveConfig
@@ -287,11 +287,7 @@ class _Run:
         save_checkpoint(self.out / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION, state)
         if self.champion is not None:
             save_champion(self.out / "champion.pt", self.champion, self.c)
-        cols = list(self.stats[0])
-        with atomic_open(self.out / "stats.csv") as fh:
-            fh.write(",".join(cols) + "\n")
-            for row in self.stats:
-                fh.write(",".join(str(row[k]) for k in cols) + "\n")
+        write_csv(self.out / "stats.csv", self.stats)
 
     def _load(self) -> None:
         if self.out is None:

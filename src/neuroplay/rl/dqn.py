@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
 from neuroplay.common.errors import UserError
+from neuroplay.common.io import write_csv
 from neuroplay.common.seeding import derive_seed, rng_state, seed_everything, set_rng_state
 from neuroplay.rl.config import DQNConfig
 from neuroplay.rl.envs import evaluate_policy, make_vec_env, restore_env, snapshot_env
@@ -384,13 +385,7 @@ class _Trainer:
     # ---- files ------------------------------------------------------------------------------
 
     def _write_metrics(self) -> None:
-        from neuroplay.common.io import atomic_open
-
-        cols = list(self.metrics[0])
-        with atomic_open(self.out / "metrics.csv") as fh:
-            fh.write(",".join(cols) + "\n")
-            for row in self.metrics:
-                fh.write(",".join(str(row[k]) for k in cols) + "\n")
+        write_csv(self.out / "metrics.csv", self.metrics)
 
     def _write_curve(self) -> None:
         from neuroplay.rl.plots import plot_learning_curve

@@ -214,7 +214,9 @@ def play_cmd(
         runs = render.play_window(policy, seed)
         out = {"runs": runs}
     elif compare:
-        early = _early_champion(path)
+        from neuroplay.evo.ga import load_early_champion
+
+        early = load_early_champion(path)
         early_act = early.policy()
         panels = [
             render.Panel(f"generation {early.generation + 1}", lambda obs, ids: early_act(obs), early.generation + 1),
@@ -238,15 +240,3 @@ def play_cmd(
         emit_json(dict(out))
     elif gif is not None:
         console().print(f"wrote {gif}: {out['frames']} frames, best {out['pipes']} pipes")
-
-
-def _early_champion(path: Path):
-    """The best bird of the run's first generation, kept in its checkpoint."""
-    from neuroplay.common.checkpoint import load_checkpoint
-    from neuroplay.evo.ga import CHECKPOINT_KIND, FORMAT_VERSION, Champion
-
-    run_dir = path if path.is_dir() else path.parent
-    data = load_checkpoint(run_dir / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION)
-    if not data.get("early"):
-        raise UserError(f"{run_dir / 'checkpoint.pt'} holds no first-generation bird to compare with")
-    return Champion.from_dict(data["early"])

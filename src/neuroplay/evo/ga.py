@@ -117,6 +117,18 @@ def load_champion(path: str | os.PathLike[str]) -> Champion:
     return champ
 
 
+def load_early_champion(path: str | os.PathLike[str]) -> Champion:
+    """The best bird of a run's first generation, kept in its checkpoint (for comparisons).
+    ``path`` is the run directory or a file in it."""
+    path = Path(path)
+    run_dir = path if path.is_dir() else path.parent
+    data = load_checkpoint(run_dir / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION)
+    try:
+        return Champion.from_dict(data["early"])
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise UserError(f"{run_dir / 'checkpoint.pt'} holds no first-generation bird to compare with") from None
+
+
 def evaluate_champion(champion: Champion, courses: int, max_pipes: int, seed: int) -> np.ndarray:
     """Pipes passed by the champion on ``courses`` fresh courses (capped at ``max_pipes``)."""
     seeds = [derive_seed(seed, 4, k) for k in range(courses)]

@@ -34,11 +34,11 @@ class EvolveConfig:
     courses: int = 3
     hard_courses: int = 3
     miss_penalty: float = 0.1  # fitness lost per px between the bird and the gap centre at death
-    train_pipes: int = 200
+    train_pipes: int = 100
     elite: int = 4
     tournament: int = 3
     crossover_rate: float = 0.5
-    validation_courses: int = 5
+    validation_courses: int = 20
     # mutation: uniform ±scale for "classic", Gaussian std for "default"
     mutation_rate: float = 0.15
     mutation_scale: float = 0.5

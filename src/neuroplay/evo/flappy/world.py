@@ -54,9 +54,9 @@ class Course:
 
     Pipes are generated in blocks as the birds get further, so a course is endless and the
     same seed always gives the same pipes. ``hard=True`` makes a training course that is
-    still within the game's rules but always at their edge: gap tops only at 100 or 170 and
-    the shortest spacings (36–37 frames), so the hardest climbs and drops come every pipe
-    instead of a few times in a hundred.
+    still within the game's rules but near their edge: gap tops from the top or bottom third
+    of their range and the shortest spacings (36–37 frames), so steep climbs and drops come
+    every other pipe instead of a few times in a hundred.
     """
 
     BLOCK = 256
@@ -74,7 +74,10 @@ class Course:
         p = self.phys
         if self.hard:
             spacing = self._rng.integers(p.spacing_min, p.spacing_min + 2, size=self.BLOCK) * p.pipe_speed
-            gaps = np.where(self._rng.random(self.BLOCK) < 0.5, p.gap_top_min, p.gap_top_max)
+            third = (p.gap_top_max - p.gap_top_min) // 3
+            low = self._rng.integers(p.gap_top_min, p.gap_top_min + third + 1, size=self.BLOCK)
+            high = self._rng.integers(p.gap_top_max - third, p.gap_top_max + 1, size=self.BLOCK)
+            gaps = np.where(self._rng.random(self.BLOCK) < 0.5, low, high)
         else:
             spacing = self._rng.integers(p.spacing_min, p.spacing_max + 1, size=self.BLOCK) * p.pipe_speed
             gaps = self._rng.integers(p.gap_top_min, p.gap_top_max + 1, size=self.BLOCK)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -55,6 +56,12 @@ def train_cmd(
         _D.mutation_scale, "--mutation-scale", help="Uniform half-width (classic) or Gaussian std (default)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    ray: str = typer.Option(
+        None,
+        "--ray",
+        help="Evaluate on Ray: 'local' for a local instance, or a cluster ADDRESS (needs neuroplay[ray]).",
+    ),
+    ray_workers: int = typer.Option(None, "--ray-workers", help="Ray tasks per generation [default: Ray's CPUs]."),
     seed: int = SEED,
     device: str = typer.Option("auto", "--device", help="Accepted for uniformity; the world runs in NumPy on the CPU."),
     json_out: bool = JSON,
@@ -93,7 +100,15 @@ def train_cmd(
             mutation_scale=mutation_scale,
         )
 
-    with ctrl_c_stops() as stop_requested, make_progress(disable=quiet) as progress:
+    evaluation = nullcontext()  # evaluate locally, or on Ray (shut down afterwards if started here)
+    if ray is not None:
+        from neuroplay.evo.distributed import ray_evaluation
+        from neuroplay.evo.population import MLPShape
+
+        evaluation = ray_evaluation(MLPShape(config.sizes), ray, ray_workers)
+    elif ray_workers is not None:
+        raise UserError("--ray-workers needs --ray")
+    with evaluation as evaluator, ctrl_c_stops() as stop_requested, make_progress(disable=quiet) as progress:
         task = progress.add_task("evolve", total=config.generations, status="")
 
         def report(s: dict) -> None:
@@ -104,7 +119,14 @@ def train_cmd(
             )
             progress.update(task, completed=s["generation"] + 1, status=status)
 
-        result = evolve(config, run_dir, callback=report, should_stop=stop_requested, resume=resume is not None)
+        result = evolve(
+            config,
+            run_dir,
+            callback=report,
+            should_stop=stop_requested,
+            resume=resume is not None,
+            evaluator=evaluator,
+        )
 
     c = console()
     if result.interrupted:
@@ -131,6 +153,7 @@ def train_cmd(
                 "champion": result.champion_path,
                 "interrupted": result.interrupted,
                 "out": str(run_dir),
+                "ray": ray,
             }
         )
     if result.interrupted:

@@ -187,7 +187,7 @@ class World:
         """The original three inputs for every active bird, shape ``(n_active, 3)``:
         ``height/512 − 0.5``, ``distance to the next pipe/450 − 0.5``, ``gap centre/512 − 0.5``."""
         x, gap = self.next_pipe_state()
-        obs = np.empty((len(self.y), 3))
+        obs = np.empty((len(self.y), 3), dtype=np.float32)
         obs[:, 0] = self.y / 512.0 - 0.5
         obs[:, 1] = (x - self.phys.bird_x) / 450.0 - 0.5
         obs[:, 2] = (gap + self.phys.gap / 2) / 512.0 - 0.5

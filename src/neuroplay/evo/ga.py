@@ -206,16 +206,20 @@ class _Run:
             validation: list[int] = []
             if classic:
                 self.solved = int(pipes[best].min()) >= c.target_pipes
-            elif int(pipes[best, : c.courses].min()) >= cap:  # on the ordinary courses
-                vseeds = [
-                    derive_seed(c.seed, VALIDATION_STREAM, self.generation, j) for j in range(c.validation_courses)
-                ]
-                validation = fly(
-                    self.shape, candidate.genome[None, :], vseeds, c.target_pipes, stop_at_first_death=True
-                )
-                validation = validation[1][0].tolist()
-                candidate.validation_pipes = validation
-                self.solved = min(validation) >= c.target_pipes
+            else:  # the fittest few that reached the cap on every ordinary course
+                top = np.argsort(-fitness, kind="stable")[: c.validate_top]
+                top = top[pipes[top, : c.courses].min(axis=1) >= cap]
+                if len(top):
+                    vseeds = [
+                        derive_seed(c.seed, VALIDATION_STREAM, self.generation, j)
+                        for j in range(c.validation_courses)
+                    ]
+                    vpipes = fly(self.shape, self.genomes[top], vseeds, c.target_pipes, stop_at_first_death=True)[1]
+                    pick = int(np.argmax(vpipes.min(axis=1)))  # first to pass, else the one that lasted longest
+                    i = int(top[pick])
+                    candidate = Champion(self.genomes[i].copy(), self.shape.sizes, self.generation, pipes[i].tolist())
+                    validation = candidate.validation_pipes = vpipes[pick].tolist()
+                    self.solved = min(validation) >= c.target_pipes
             if self.champion is None or candidate.score >= self.champion.score:
                 self.champion = candidate
 

@@ -86,19 +86,27 @@ def fly(
     """Fly every genome on every course (a course or its seed; all in one batched world) until
     each bird dies or passes ``max_pipes``. Returns ``(frames, pipes, miss)``, each of shape
     ``(n_genomes, n_courses)``; ``miss`` is how far from the gap's centre a bird died (px).
-    ``stop_at_first_death`` ends the flight as soon as any bird dies (for a pass/fail test on
-    all courses: the others keep their results so far)."""
+    ``stop_at_first_death`` stops a genome as soon as it dies on any course (a pass/fail test
+    on all courses): its other courses keep their results so far."""
     n, k = len(genomes), len(courses)
     courses = [c if isinstance(c, Course) else Course(c) for c in courses]
     world = World(n * k, courses, course_of=np.tile(np.arange(k), n))
     layers = shape.unpack(np.repeat(genomes, k, axis=0))
     limit = max_frames if max_frames is not None else (max_pipes + 2) * 41 + 200
+    failed = np.zeros(n, dtype=bool)
     while world.n_alive and world.frame < limit:
+        ids = world.ids
         keep = world.step(shape.flap(layers, world.observe()))
-        if stop_at_first_death and (keep is not None or world.n_alive < len(world.y)):
-            break
-        if keep is None and max_pipes and world.pipes.max(initial=0) >= max_pipes:
-            keep = world.retire(world.pipes >= max_pipes)
         if keep is not None:
             layers = [(w[keep], b[keep]) for w, b in layers]
+        retire = None
+        if stop_at_first_death and (keep is not None or world.n_alive < len(world.y)):
+            failed[(ids[~keep] if keep is not None else world.ids[~world.alive]) // k] = True
+            retire = failed[world.ids // k]
+        if max_pipes and world.pipes.max(initial=0) >= max_pipes:
+            retire = (world.pipes >= max_pipes) | (False if retire is None else retire)
+        if retire is not None:
+            keep = world.retire(retire)
+            if keep is not None:
+                layers = [(w[keep], b[keep]) for w, b in layers]
     return world.frames_all().reshape(n, k), world.pipes_all().reshape(n, k), world.miss_all().reshape(n, k)

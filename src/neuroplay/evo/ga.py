@@ -211,8 +211,7 @@ class _Run:
                 top = top[pipes[top, : c.courses].min(axis=1) >= cap]
                 if len(top):
                     vseeds = [
-                        derive_seed(c.seed, VALIDATION_STREAM, self.generation, j)
-                        for j in range(c.validation_courses)
+                        derive_seed(c.seed, VALIDATION_STREAM, self.generation, j) for j in range(c.validation_courses)
                     ]
                     vpipes = fly(self.shape, self.genomes[top], vseeds, c.target_pipes, stop_at_first_death=True)[1]
                     pick = int(np.argmax(vpipes.min(axis=1)))  # first to pass, else the one that lasted longest

@@ -117,20 +117,20 @@ class FlappyBirdEnv(gym.Env):
             float(w.y[0]),
             float(w.vy[0]),
             int(w.alive[0]),
-            int(w.frames[0]),
+            int(w.died_at[0]),
             int(w.pipes[0]),
-            int(w.next_idx[0]),
-            int(w.score_idx[0]),
+            int(w.next_k[0]),
+            int(w.score_k[0]),
             w.frame,
         )
 
     def _sync(self) -> None:
         if self._state == self._pack():
             return
-        seed, y, vy, alive, frames, pipes, next_idx, score_idx, frame = self._state
+        seed, y, vy, alive, died_at, pipes, next_k, score_k, frame = self._state
         w = self._world = World(1, Course(seed), compact=False)
-        w.y[0], w.vy[0], w.alive[0], w.frames[0], w.pipes[0] = y, vy, bool(alive), frames, pipes
-        w.next_idx[0], w.score_idx[0], w.frame, w.n_alive = next_idx, score_idx, frame, int(alive)
+        w.y[0], w.vy[0], w.alive[0], w.died_at[0], w.pipes[0] = y, vy, bool(alive), died_at, pipes
+        w.next_k[0], w.score_k[0], w.frame, w.n_alive = next_k, score_k, frame, int(alive)
 
     # --- gymnasium API ------------------------------------------------------------------------
 
@@ -190,7 +190,7 @@ class FlappyBirdEnv(gym.Env):
         w, p = self._world, self._world.phys
         obs = w.observe()[0]
         if self.obs_mode == "rich":
-            x2, gap2 = w.course.pipe(int(w.next_idx[0]) + 1)
+            x2, gap2 = w.course.pipe(int(w.next_k[0]) + 1)
             x2 -= p.pipe_speed * w.frame
             gap_mid = w.next_pipe_state()[1][0] + p.gap / 2
             extra = [

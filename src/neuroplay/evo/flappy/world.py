@@ -114,12 +114,18 @@ class World:
     courses and ``course_of`` (a course index per bird) to score birds on several courses in
     one batched pass: each (bird, course) pair is then one row.
 
+    Every bird is at the same x, so which pipe is next (and which one it scores next) depends
+    only on the course and the frame: that state is kept per course (``next_k``, ``score_k``),
+    and a frame's per-bird work is just the physics, the collision test and the bookkeeping.
+
     To keep a frame's cost proportional to the birds still flying, the per-bird arrays hold
     only *active* birds: ``ids`` maps them to their rows, and every so often dead birds are
     dropped (:meth:`step` then returns the mask of birds kept, so a caller holding per-bird
     data, such as network weights, can drop the same rows). ``frames_all()`` and
     ``pipes_all()`` give every row's result.
     """
+
+    _PER_BIRD = ("ids", "course_of", "y", "vy", "alive", "pipes", "miss", "died_at")
 
     def __init__(
         self,
@@ -142,20 +148,23 @@ class World:
             raise ValueError("course_of needs one course index per bird")
         if self.course_of.max(initial=0) >= len(self.courses):
             raise ValueError("course_of names a course that was not given")
+        self._single = len(self.courses) == 1  # then per-course values broadcast without a gather
         self.y = np.full(self.n, phys.start_y)
         self.vy = np.zeros(self.n)
         self.alive = np.ones(self.n, dtype=bool)
-        self.frames = np.zeros(self.n, dtype=np.int64)
         self.pipes = np.zeros(self.n, dtype=np.int64)
         self.miss = np.zeros(self.n)  # at death: vertical distance (px) from the bird's centre to the gap's
-        self.next_idx = np.zeros(self.n, dtype=np.int64)  # first pipe whose right edge is ahead of the bird
-        self.score_idx = np.zeros(self.n, dtype=np.int64)  # first pipe whose centre the bird has not passed
+        self.died_at = np.zeros(self.n, dtype=np.int64)  # frames survived, set when the bird stops
+        k = len(self.courses)
+        self.next_k = np.zeros(k, dtype=np.int64)  # per course: first pipe whose right edge is ahead of the birds
+        self.score_k = np.zeros(k, dtype=np.int64)  # per course: first pipe whose centre the birds have not passed
         self._final_frames = np.zeros(self.n, dtype=np.int64)
         self._final_pipes = np.zeros(self.n, dtype=np.int64)
         self._final_miss = np.zeros(self.n)
         self.n_alive = self.n
         self.frame = 0
         self._table_len = 0
+        self._base = np.arange(k, dtype=np.int64)
         self._build_table(Course.BLOCK)
 
     @property
@@ -170,27 +179,49 @@ class World:
         self._x0 = np.concatenate([c.x0[:length] for c in self.courses])
         self._gap = np.concatenate([c.gap_top[:length] for c in self.courses])
         self._table_len = length
+        self._base = np.arange(len(self.courses), dtype=np.int64) * length
 
-    def _lookup(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if len(idx) and idx.max() >= self._table_len:
+    def _course_pipes(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(x now, gap top)`` of pipe ``idx[c]`` of every course ``c``."""
+        if idx.max() >= self._table_len:
             self._build_table(self._table_len * 2)
-        flat = self.course_of * self._table_len + idx
+        flat = self._base + idx
         return self._x0[flat] - self.phys.pipe_speed * self.frame, self._gap[flat]
+
+    def _per_bird(self, values: np.ndarray) -> np.ndarray:
+        return values if self._single else values[self.course_of]
 
     # --- what a bird sees ------------------------------------------------------------------
 
+    @property
+    def next_idx(self) -> np.ndarray:
+        """Each active bird's next pipe (index into its course)."""
+        return self.next_k[self.course_of]
+
+    @property
+    def score_idx(self) -> np.ndarray:
+        """Each active bird's next pipe to score."""
+        return self.score_k[self.course_of]
+
+    @property
+    def frames(self) -> np.ndarray:
+        """Frames survived by each active bird so far."""
+        return np.where(self.alive, self.frame, self.died_at)
+
     def next_pipe_state(self) -> tuple[np.ndarray, np.ndarray]:
         """``(x, gap top)`` of each active bird's next pipe now."""
-        return self._lookup(self.next_idx)
+        x, gap = self._course_pipes(self.next_k)
+        return x[self.course_of], gap[self.course_of]
 
     def observe(self) -> np.ndarray:
         """The original three inputs for every active bird, shape ``(n_active, 3)``:
         ``height/512 − 0.5``, ``distance to the next pipe/450 − 0.5``, ``gap centre/512 − 0.5``."""
-        x, gap = self.next_pipe_state()
+        x, gap = self._course_pipes(self.next_k)
         obs = np.empty((len(self.y), 3), dtype=np.float32)
-        obs[:, 0] = self.y / 512.0 - 0.5
-        obs[:, 1] = (x - self.phys.bird_x) / 450.0 - 0.5
-        obs[:, 2] = (gap + self.phys.gap / 2) / 512.0 - 0.5
+        np.multiply(self.y, 1.0 / 512.0, out=obs[:, 0], casting="unsafe")
+        obs[:, 0] -= 0.5
+        obs[:, 1] = self._per_bird((x - self.phys.bird_x) / 450.0 - 0.5)
+        obs[:, 2] = self._per_bird((gap + self.phys.gap / 2) / 512.0 - 0.5)
         return obs
 
     # --- one frame ----------------------------------------------------------------------------
@@ -199,32 +230,42 @@ class World:
         """Advance one frame. ``flap``: one decision per active bird. Returns the keep-mask
         over the active birds when dead ones were dropped, else None."""
         p = self.phys
-        flap = np.asarray(flap, dtype=bool) & (self.y > p.ceiling)
-        self.vy = np.where(flap, p.flap_speed, np.minimum(self.vy + p.gravity, p.max_fall))
-        self.y = self.y + np.minimum(self.vy, p.ground_y - self.y - p.bird_h)
+        y, vy = self.y, self.vy
+        flap = np.asarray(flap, dtype=bool) & (y > p.ceiling)
+        vy += p.gravity
+        np.minimum(vy, p.max_fall, out=vy)
+        np.copyto(vy, p.flap_speed, where=flap)
+        y += vy
+        np.minimum(y, p.ground_y - p.bird_h, out=y)  # the bird lands on the ground, not in it
         self.frame += 1
 
-        # the pipes moved: a bird past its next pipe moves on to the one after (pipes are
-        # further apart than they move in a frame, so one check suffices)
-        x, gap = self._lookup(self.next_idx)
+        # the pipes moved: a course whose next pipe is now behind the birds moves on to the
+        # one after (pipes are further apart than they move in a frame, so one check suffices)
+        x, gap = self._course_pipes(self.next_k)
         behind = x + p.pipe_w <= p.bird_x
         if behind.any():
-            self.next_idx += behind
-            x, gap = self._lookup(self.next_idx)
+            self.next_k += behind
+            x, gap = self._course_pipes(self.next_k)
+        hit = y >= p.ground_y - 1 - p.bird_h
         overlap = x < p.bird_x + p.bird_w
-        hit = (self.y + p.bird_h >= p.ground_y - 1) | (overlap & ((self.y < gap) | (self.y + p.bird_h > gap + p.gap)))
-        dying = self.alive & hit
+        if overlap.any():  # a pipe is level with the birds: outside its gap is death
+            top = self._per_bird(gap)
+            outside = (y < top) | (y > top + (p.gap - p.bird_h))
+            hit |= outside if self._single else outside & overlap[self.course_of]
+        dying = hit & self.alive
         if dying.any():
-            self.miss[dying] = np.abs(self.y + p.bird_h / 2 - (gap + p.gap / 2))[dying]
-        self.alive &= ~hit
-        self.frames += self.alive
-        # passing: the bird's centre reaches the pipe's centre
-        sx, _ = self._lookup(self.score_idx)
+            centre = self._per_bird(gap + p.gap / 2)
+            self.miss[dying] = np.abs(y + p.bird_h / 2 - centre)[dying]
+            self.died_at[dying] = self.frame - 1
+            self.alive &= ~hit
+        # passing: the birds' centre reaches the pipe's centre
+        sx, _ = self._course_pipes(self.score_k)
         passed = sx + p.pipe_w / 2 <= p.bird_x + p.bird_w / 2
-        self.pipes += self.alive & passed
-        self.score_idx += passed
+        if passed.any():
+            self.pipes += self.alive & self._per_bird(passed)
+            self.score_k += passed
 
-        self.n_alive = int(self.alive.sum())
+        self.n_alive = int(np.count_nonzero(self.alive))
         dead = len(self.alive) - self.n_alive
         if self.compact_dead and dead and (self.n_alive == 0 or dead >= max(8, len(self.alive) // 4)):
             return self._drop_dead()
@@ -233,17 +274,19 @@ class World:
     def retire(self, mask: np.ndarray) -> np.ndarray | None:
         """Stop the masked active birds as if they had finished (e.g. reached a pipe cap):
         their frames and pipes so far are their result."""
-        self.alive &= ~np.asarray(mask, dtype=bool)
-        self.n_alive = int(self.alive.sum())
+        stop = np.asarray(mask, dtype=bool) & self.alive
+        self.died_at[stop] = self.frame
+        self.alive &= ~stop
+        self.n_alive = int(np.count_nonzero(self.alive))
         return self._drop_dead() if self.compact_dead else None
 
     def _drop_dead(self) -> np.ndarray:
         keep = self.alive.copy()
         gone = self.ids[~keep]
-        self._final_frames[gone] = self.frames[~keep]
+        self._final_frames[gone] = self.died_at[~keep]
         self._final_pipes[gone] = self.pipes[~keep]
         self._final_miss[gone] = self.miss[~keep]
-        for name in ("ids", "course_of", "y", "vy", "alive", "frames", "pipes", "miss", "next_idx", "score_idx"):
+        for name in self._PER_BIRD:
             setattr(self, name, getattr(self, name)[keep])
         return keep
 

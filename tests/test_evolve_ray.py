@@ -46,7 +46,7 @@ def birds() -> np.ndarray:
     )
     champion = evolve(config).champion.genome
     noise = np.random.default_rng(1).normal(size=(37, SHAPE.n_params))
-    return champion + noise * np.linspace(0.0, 0.05, 37)[:, None]
+    return champion + noise * np.linspace(0.0, 3.0, 37)[:, None]
 
 
 SEEDS = [11, 12, Course(13, hard=True)]

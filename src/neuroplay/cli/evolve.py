@@ -50,7 +50,12 @@ def train_cmd(
     crossover_rate: float = typer.Option(
         _D.crossover_rate, "--crossover-rate", help="default: share of crossed pairs."
     ),
-    validation_courses: int = typer.Option(_D.validation_courses, "--validation-courses"),
+    validation_courses: int = typer.Option(
+        _D.validation_courses, "--validation-courses", help="default: unseen courses a champion must pass."
+    ),
+    validate_top: int = typer.Option(
+        _D.validate_top, "--validate-top", help="default: how many of the fittest birds try validation each generation."
+    ),
     mutation_rate: float = typer.Option(_D.mutation_rate, "--mutation-rate", help="Chance that a weight mutates."),
     mutation_scale: float = typer.Option(
         None, "--mutation-scale", help="Uniform half-width (classic, 0.5) or Gaussian std (default, 3.0)."
@@ -96,6 +101,7 @@ def train_cmd(
             tournament=tournament,
             crossover_rate=crossover_rate,
             validation_courses=validation_courses,
+            validate_top=validate_top,
             mutation_rate=mutation_rate,
             mutation_scale=mutation_scale,
         )

@@ -38,8 +38,8 @@ class EvolveConfig:
     elite: int = 4
     tournament: int = 3
     crossover_rate: float = 0.5
-    validation_courses: int = 20
-    validate_top: int = 1
+    validation_courses: int = 40
+    validate_top: int = 4
     # mutation: uniform ±scale for "classic" (0.5, as in the original), Gaussian std for
     # "default" (3.0: the inputs span only ~0.15 between gap and bird, so sharp decisions need
     # weights of tens, and small steps took hundreds of generations to get there)

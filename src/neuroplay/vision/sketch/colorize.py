@@ -1,0 +1,277 @@
+"""Colour a line drawing from a photo: regions → matches → ONE regional style transfer.
+
+Top to bottom, :func:`colorize` does:
+
+1. split the drawing into closed regions (:func:`segment.segment_sketch`);
+2. fit the drawing onto the photo, cut the photo's object out of its background seeded by the
+   drawing's silhouette, and split the object into colour parts (:func:`segment.segment_photo`);
+3. line the two up on their objects and match every sketch region to a photo part
+   (:func:`match.match_regions`; background to background);
+4. build the content image: each sketch region filled with its part's mean colour, the strokes
+   on top (so the layout is the drawing's and the palette the photo's);
+5. cut one style image per matched part out of the photo (the part's box, with the pixels that
+   belong to other parts replaced by the part's own nearest pixels, so its texture is pure);
+6. run one regional style transfer (:func:`neuroplay.vision.style.stylize` with one
+   :class:`~neuroplay.vision.style.Region` per sketch region), starting from the content image;
+7. draw the strokes back on top, and compose a contact sheet of every step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from neuroplay.common.errors import UserError
+from neuroplay.vision.image import from_array, resize, scaled_size
+from neuroplay.vision.sketch.match import Match, draw_matches, label_overlay, match_regions
+from neuroplay.vision.sketch.segment import (
+    PhotoRegions,
+    SketchRegions,
+    align,
+    as_float_image,
+    mask_box,
+    segment_photo,
+    segment_sketch,
+)
+from neuroplay.vision.style import Region, StyleConfig, StyleStep, stylize
+
+MIN_SIZE, MAX_SIZE = 64, 2048
+
+
+@dataclass(frozen=True)
+class ColorizeConfig:
+    """Settings of :func:`colorize`. ``size``: longest side of the output (the drawing's frame).
+
+    ``iterations`` is per scale of the style transfer (coarse to fine, see
+    :class:`~neuroplay.vision.style.StyleConfig`); the default keeps a 512 px run short because
+    the content image already carries the colours and the style only adds texture.
+    """
+
+    size: int = 512
+    parts: int = 6
+    iterations: tuple[int, ...] | None = (40, 30, 20)
+    style_weight: float = 1e5
+    content_weight: float = 1.0
+    style_size: int = 256  # longest side of each part's style image
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.size, int) and MIN_SIZE <= self.size <= MAX_SIZE):
+            raise UserError(f"size must be {MIN_SIZE} to {MAX_SIZE} pixels, got {self.size!r}")
+        if not 1 <= self.parts <= 32:
+            raise UserError(f"parts must be 1 to 32, got {self.parts}")
+        if not 32 <= self.style_size <= 1024:
+            raise UserError(f"style size must be 32 to 1024 pixels, got {self.style_size}")
+        for name in ("style_weight", "content_weight"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value >= 0):
+                raise UserError(f"{name.replace('_', ' ')} must be a non-negative number, got {value}")
+        if self.iterations is not None:
+            its = tuple(int(i) for i in self.iterations)
+            if not its or min(its) < 1:
+                raise UserError(f"iterations must be positive, got {its}")
+            object.__setattr__(self, "iterations", its)
+
+    def style_config(self) -> StyleConfig:
+        scales = None
+        if self.iterations is not None:  # as many scales as iteration counts, halving down to the output
+            scales = tuple(max(32, self.size >> k) for k in range(len(self.iterations)))[::-1]
+            scales = tuple(sorted(set(scales)))
+        iterations = None if self.iterations is None else self.iterations[-len(scales) :]
+        return StyleConfig(
+            size=self.size,
+            scales=scales,
+            iterations=iterations,
+            style_weight=self.style_weight,
+            content_weight=self.content_weight,
+            init="image",
+            seed=self.seed,
+            device=self.device,
+            threads=self.threads,
+        )
+
+
+@dataclass
+class ColorizeResult:
+    """The coloured drawing (``1×3×H×W`` in [0, 1]), what it was made from, and the contact sheet."""
+
+    image: torch.Tensor
+    sketch: SketchRegions
+    photo: PhotoRegions
+    matches: list[Match]
+    content: torch.Tensor  # the flat-coloured drawing the transfer started from
+    contact_sheet: np.ndarray  # H×W×3 uint8
+    timings: dict[str, float] = field(default_factory=dict)
+    style_losses: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def regions(self) -> int:
+        """Closed regions of the drawing (the background not counted)."""
+        return self.sketch.n_regions
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+
+
+def _resize_array(image: np.ndarray, longest: int) -> np.ndarray:
+    h, w = scaled_size(image.shape[0], image.shape[1], longest)
+    pil = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8))
+    return np.asarray(pil.resize((w, h), Image.Resampling.LANCZOS)).astype(np.float64) / 255.0
+
+
+def part_texture(photo: np.ndarray, labels: np.ndarray, part: int, longest: int) -> np.ndarray:
+    """The photo cut to ``part``'s box, with every pixel of another part replaced by the nearest
+    pixel of this one (so the style image holds only this part's texture), at ``longest`` px."""
+    inside = labels == part
+    box = mask_box(inside)
+    if box is None:
+        raise ValueError(f"part {part} is empty")
+    top, left, bottom, right = box
+    crop, mask = photo[top:bottom, left:right], inside[top:bottom, left:right]
+    if not mask.all():
+        _, (iy, ix) = ndimage.distance_transform_edt(~mask, return_indices=True)
+        crop = crop[iy, ix]
+    if max(crop.shape[:2]) < 32:  # a sliver: tile it up so the network sees some texture
+        reps = (int(np.ceil(32 / crop.shape[0])), int(np.ceil(32 / crop.shape[1])), 1)
+        crop = np.tile(crop, reps)
+    return _resize_array(crop, min(longest, max(64, max(crop.shape[:2]))))
+
+
+def _alpha_of_strokes(page: np.ndarray) -> np.ndarray:
+    """How much ink each pixel holds, from the gray drawing (1 = full stroke)."""
+    gray = page if page.ndim == 2 else page.mean(axis=2)
+    paper, ink = np.percentile(gray, 90), np.percentile(gray, 0.5)
+    if paper - ink < 1e-3:
+        return np.zeros_like(gray)
+    return np.clip((paper - gray) / (paper - ink), 0.0, 1.0)
+
+
+def colorize(
+    sketch: np.ndarray | torch.Tensor,
+    photo: np.ndarray | torch.Tensor,
+    config: ColorizeConfig | None = None,
+    callback: Callable[[StyleStep], None] | None = None,
+    labels: tuple[str, str] = ("sketch", "photo"),
+) -> ColorizeResult:
+    """Colour ``sketch`` (a line drawing) with the colours and textures of ``photo``.
+
+    Both may be NumPy arrays (H×W or H×W×3) or ``1×3×H×W`` tensors in [0, 1]. ``callback``
+    receives the style transfer's progress. ``labels`` name the two inputs on the contact sheet.
+    """
+    config = config or ColorizeConfig()
+    t0 = time.perf_counter()
+    page = as_float_image(sketch)
+    page = _resize_array(page, config.size)
+    page = page if page.ndim == 2 else page.mean(axis=2)
+    picture = _rgb(as_float_image(photo))
+    picture = _resize_array(picture, config.size)
+
+    # 1–3: regions of both, lined up, matched
+    regions = segment_sketch(page)
+    if regions.n_regions == 0:
+        raise UserError("the sketch has no closed region to colour (close the outlines, or draw bolder lines)")
+    guess = align(regions, picture.shape)
+    parts = segment_photo(picture, prior=guess.warp(regions.silhouette, picture.shape), n_parts=config.parts)
+    fit = align(regions, picture.shape, parts.foreground)
+    matches = match_regions(fit.warp(regions.labels, picture.shape), parts.labels)
+    t_segment = time.perf_counter() - t0
+
+    # 4: the flat-coloured drawing
+    colours = {0: np.asarray(parts.background_color)}
+    colours.update({p.label: np.asarray(p.mean_color) for p in parts.parts})
+    lut = np.zeros((int(regions.labels.max()) + 1, 3))
+    for m in matches:
+        lut[m.sketch] = colours.get(m.photo, colours[0])
+    ink = _alpha_of_strokes(page)[..., None]
+    flat = lut[regions.labels] * (1 - ink)  # strokes in black over the colours
+    content = from_array(flat.astype(np.float32))
+
+    # 5–6: one style per matched part, one region per sketch region, one optimisation
+    used = sorted({m.photo for m in matches})
+    styles = [from_array(part_texture(picture, parts.labels, p, config.style_size).astype(np.float32)) for p in used]
+    index = {p: i for i, p in enumerate(used)}
+    style_regions = [
+        Region(torch.from_numpy((regions.labels == m.sketch).astype(np.float32)), index[m.photo]) for m in matches
+    ]
+    t1 = time.perf_counter()
+    result = stylize(
+        content, styles, config.style_config(), regions=style_regions, init_image=content, callback=callback
+    )
+    t_style = time.perf_counter() - t1
+
+    # 7: strokes back on top, and the contact sheet
+    out = result.image
+    ink_t = torch.from_numpy(ink[..., 0].astype(np.float32))[None, None]
+    ink_t = resize(ink_t.expand(1, 3, -1, -1), tuple(out.shape[-2:]))[:, :1]
+    out = (out * (1 - ink_t)).clamp(0, 1)
+    sheet = contact_sheet(page, picture, regions, parts, matches, fit, out, labels)
+    return ColorizeResult(
+        image=out,
+        sketch=regions,
+        photo=parts,
+        matches=matches,
+        content=content,
+        contact_sheet=sheet,
+        timings={
+            "segment_and_match": round(t_segment, 3),
+            "style_transfer": round(t_style, 3),
+            "total": round(time.perf_counter() - t0, 3),
+        },
+        style_losses={"content_loss": result.content_loss, "style_loss": result.style_loss},
+    )
+
+
+def contact_sheet(page, picture, regions, parts, matches, fit, output, labels=("sketch", "photo"), height=256):
+    """One PNG-ready picture of every step: sketch, photo, both segmentations with their matches,
+    and the result."""
+
+    def fit_height(array: np.ndarray) -> np.ndarray:
+        a = _rgb(as_float_image(array))
+        w = max(1, round(a.shape[1] * height / a.shape[0]))
+        pil = Image.fromarray((a * 255).round().astype(np.uint8)).resize((w, height), Image.Resampling.LANCZOS)
+        return np.asarray(pil)
+
+    result = output[0].permute(1, 2, 0).numpy()
+    sketch_seg = label_overlay(regions.labels, page, drawing=True)
+    photo_seg = label_overlay(parts.labels, picture)
+    pairs = draw_matches(
+        fit.warp(regions.labels, picture.shape), parts.labels, matches, photo_image=picture, height=height
+    )
+    tiles = [
+        (f"{labels[0]}", fit_height(page)),
+        (f"{labels[1]} (retrieved)" if labels[1] != "photo" else "photo", fit_height(picture)),
+        (f"sketch regions ({regions.n_regions})", fit_height(sketch_seg)),
+        (f"photo parts ({parts.n_parts})", fit_height(photo_seg)),
+        ("matches (sketch aligned -> photo)", pairs),
+        ("result", fit_height(result)),
+    ]
+    caption, gap = 22, 10
+    rows = [tiles[:3], tiles[3:]]
+    widths = [sum(t.shape[1] for _, t in row) + gap * (len(row) - 1) for row in rows]
+    sheet = Image.new("RGB", (max(widths) + 2 * gap, 2 * (height + caption) + 3 * gap), "white")
+    draw = ImageDraw.Draw(sheet)
+    y = gap
+    for row in rows:
+        x = gap
+        for text, tile in row:
+            draw.text((x, y), text, fill=(20, 20, 20))
+            sheet.paste(Image.fromarray(tile), (x, y + caption))
+            x += tile.shape[1] + gap
+        y += height + caption + gap
+    return np.asarray(sheet)
+
+
+def settings(config: ColorizeConfig) -> dict:
+    """Every setting, JSON-ready (for the sidecar)."""
+    out = asdict(config)
+    out["style"] = config.style_config().as_dict()
+    return out

@@ -39,12 +39,15 @@ def _root(
 
 
 def _register() -> None:
-    from neuroplay.cli import demo, dqn, evolve, qtable, weights
+    from neuroplay.cli import demo, dqn, dream, evolve, qtable, sketch, style, weights
 
     app.add_typer(dqn.app, name="dqn")
     app.add_typer(evolve.app, name="evolve")
     app.add_typer(weights.app, name="weights")
+    app.add_typer(sketch.app, name="sketch")
     app.command("qtable")(qtable.qtable)
+    app.command("style")(style.style)
+    app.command("dream")(dream.dream)
     app.command("demo")(demo.demo)
 
 

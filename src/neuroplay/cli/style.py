@@ -24,6 +24,7 @@ SIDECAR_KIND = "neuroplay-style"
 SIDECAR_VERSION = 1
 DEMO_PREFIX = "demo:"  # demo:chelsea, demo:swirl ... name a built-in image instead of a file
 _D = StyleConfig()  # the CLI's defaults are the library's
+_SCHEDULE = ", ".join(f"{n} at {size} px" for size, n in _D.schedule())
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -92,7 +93,7 @@ def style(
         "--iterations",
         "-n",
         help="Iterations: one count for the last scale (coarser scales keep their defaults) or one per scale, "
-        "e.g. 200,120,60. (default: 200,120,60 at 128,256,512 px)",
+        f"e.g. 60,40,100. (default: {_SCHEDULE})",
         show_default=False,
     ),
     scales: str = typer.Option(

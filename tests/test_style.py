@@ -399,3 +399,30 @@ def test_cli_bad_input_is_one_line_exit_2_and_damages_nothing(run_cli, files, ca
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert "Traceback" not in err
     assert {p: p.read_bytes() for p in files.iterdir() if p.is_file()} == before
+
+
+def test_should_stop_ends_early_with_the_image_so_far(content, style_img):
+    config = StyleConfig(size=64, scales=(32, 64), iterations=(4, 3))
+    calls = []
+    result = stylize(content, style_img, config, should_stop=lambda: calls.append(1) or len(calls) >= 2)
+    assert result.interrupted and result.iterations == 2 and len(result.history) == 2
+    assert result.image.shape[-2:] == (43, 64)  # the size asked for, though stopped at the coarse scale
+    assert not stylize(content, style_img, config).interrupted
+
+
+def test_cli_ctrl_c_saves_the_image_so_far_and_exits_130(run_cli, files, monkeypatch):
+    import contextlib
+
+    from neuroplay.cli import style as style_cli
+
+    @contextlib.contextmanager
+    def pressed_at_once():
+        yield lambda: True
+
+    monkeypatch.setattr(style_cli, "ctrl_c_stops", pressed_at_once)
+    out = files / "stopped.png"
+    code, stdout, err = run_cli("style", files / "content.png", files / "style.png", "-o", out, *FAST, "--json")
+    assert code == 130, err
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["interrupted"] is True and summary["iterations"] == 1
+    assert out.is_file() and json.loads(out.with_suffix(".json").read_text())["interrupted"] is True

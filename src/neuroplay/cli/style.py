@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, emit_json
+from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, ctrl_c_stops, emit_json
 from neuroplay.common.errors import UserError
 from neuroplay.common.io import write_text
 from neuroplay.common.progress import make_progress
@@ -253,7 +253,11 @@ def run_style(
             if step.image is not None:
                 save_image(step.image, f"{stem}_{step.iteration:04d}{suffix}")
 
-        result = stylize(content, styles, config, regions=regions, init_image=init_image, callback=on_step)
+        with ctrl_c_stops() as stop_requested:
+            result = stylize(
+                content, styles, config, regions=regions, init_image=init_image, callback=on_step,
+                should_stop=stop_requested,
+            )  # fmt: skip
     save_image(result.image, output)
     wall = time.perf_counter() - started
     height, width = result.image.shape[-2:]
@@ -271,6 +275,7 @@ def run_style(
         "scales": [[int(w), int(h)] for h, w in result.scales],
         "seed": config.seed,
         "device": str(device),
+        "interrupted": result.interrupted,
     }
     record = {
         "kind": SIDECAR_KIND,
@@ -294,9 +299,12 @@ def run_style(
     if json_out:
         emit_json(summary)
     elif not quiet:
+        stopped = f"interrupted after {result.iterations} iterations; " if result.interrupted else ""
         typer.echo(
-            f"wrote {output} ({width}×{height}) in {wall:.1f} s: content loss {result.content_loss:.4g}, "
+            f"{stopped}wrote {output} ({width}×{height}) in {wall:.1f} s: content loss {result.content_loss:.4g}, "
             f"style loss {result.style_loss:.4g}; settings in {sidecar_path(output)}",
             err=True,
         )
+    if result.interrupted:
+        raise typer.Exit(130)
     return summary

@@ -229,6 +229,7 @@ class StyleResult:
     scales: list[tuple[int, int]]  # (height, width) of each scale
     timings: dict[str, float]  # "setup", "scale_0", ..., "total"
     history: list[dict] = field(default_factory=list)  # per iteration: scale, iteration, seconds, losses
+    interrupted: bool = False  # stopped early by ``should_stop``: the image is the one reached so far
 
 
 # --- the loss ---------------------------------------------------------------------------------
@@ -557,13 +558,16 @@ def stylize(
     regions: Sequence[Region] | None = None,
     init_image: torch.Tensor | None = None,
     callback: Callable[[StyleStep], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> StyleResult:
     """Render ``content`` in the style of ``styles`` (``1×3×H×W`` tensors in [0, 1], any sizes).
 
     The output has ``content``'s aspect with its longest side ``config.size``. Without
     ``regions`` the styles are blended by ``config.style_blend``; with them, each
     :class:`Region` gets its own style (or keeps the content), all in one optimisation.
-    ``callback`` is called after every iteration with a :class:`StyleStep`.
+    ``callback`` is called after every iteration with a :class:`StyleStep`; ``should_stop`` is
+    polled after every iteration, and when it returns True the run ends there, returning the
+    image reached so far with ``interrupted=True`` (Ctrl-C in the CLI).
     """
     config = config or StyleConfig()
     started = time.perf_counter()
@@ -581,12 +585,12 @@ def stylize(
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
-        return _run(config, content, styles, regions, init_image, callback, device, started)
+        return _run(config, content, styles, regions, init_image, callback, should_stop, device, started)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _run(config, content, styles, regions, init_image, callback, device, started) -> StyleResult:
+def _run(config, content, styles, regions, init_image, callback, should_stop, device, started) -> StyleResult:
     height, width = scaled_size(content.shape[-2], content.shape[-1], config.size)
     style_px = max(s.shape[-2] * s.shape[-1] / max(s.shape[-2:]) ** 2 for s in styles)
     check_memory(height, width, config, device, int(style_px * (config.style_scale * config.size) ** 2))
@@ -622,6 +626,7 @@ def _run(config, content, styles, regions, init_image, callback, device, started
     sizes: list[tuple[int, int]] = []
     x = previous = None
     done = 0
+    interrupted = False
     for index, (longest, n_iter) in enumerate(schedule):
         t_scale = time.perf_counter()
         hw = scaled_size(height, width, longest)
@@ -665,10 +670,17 @@ def _run(config, content, styles, regions, init_image, callback, device, started
                         losses["total"], now, finish(x) if save else None,
                     )
                 )  # fmt: skip
+            if should_stop is not None and should_stop():
+                interrupted = True
+                break
         timings[f"scale_{index}"] = time.perf_counter() - t_scale
+        if interrupted:
+            break
     with torch.no_grad():
         final = {k: float(v) for k, v in objective.terms(rgb(x.detach().clamp(0.0, 1.0)), exact=True).items()}
     image = finish(x)
+    if tuple(image.shape[-2:]) != (height, width):  # stopped at a coarser scale: still the size asked for
+        image = resize(image, (height, width)).clamp(0.0, 1.0)
     timings["total"] = time.perf_counter() - started
     return StyleResult(
         image=image,
@@ -680,4 +692,5 @@ def _run(config, content, styles, regions, init_image, callback, device, started
         scales=sizes,
         timings=timings,
         history=history,
+        interrupted=interrupted,
     )

@@ -153,3 +153,24 @@ def test_cli_colorize_bad_input_exits_2_and_keeps_files(run_cli, tmp_path, case)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err
     assert out.read_bytes() == b"precious" and sketch.read_bytes() == before
+
+
+def test_cli_ctrl_c_saves_what_it_has_and_exits_130(run_cli, tmp_path, monkeypatch):
+    import contextlib
+
+    from neuroplay.cli import sketch as sketch_cli
+
+    @contextlib.contextmanager
+    def pressed_at_once():
+        yield lambda: True
+
+    monkeypatch.setattr(sketch_cli, "ctrl_c_stops", pressed_at_once)
+    page, photo = _two_boxes()
+    Image.fromarray((page * 255).astype(np.uint8)).save(tmp_path / "boxes.png")
+    Image.fromarray((photo * 255).astype(np.uint8)).save(tmp_path / "photo.png")
+    out = tmp_path / "out.png"
+    args = ("sketch", "colorize", tmp_path / "boxes.png", "--photo", tmp_path / "photo.png", "-o", out, *TINY)
+    code, stdout, err = run_cli(*args, "--json")
+    assert code == 130, err
+    assert json.loads(stdout.strip().splitlines()[-1])["interrupted"] is True
+    assert out.is_file() and (tmp_path / "out_sheet.png").is_file()

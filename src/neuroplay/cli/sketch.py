@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, emit_json
+from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, ctrl_c_stops, emit_json
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
 
@@ -246,7 +246,7 @@ def colorize_cmd(
         if not quiet:
             console().print(f"retrieved {retrieved} (score {score:.3f})", highlight=False)
 
-    with make_progress(disable=quiet or json_out) as progress:
+    with make_progress(disable=quiet or json_out) as progress, ctrl_c_stops() as stop_requested:
         total = sum(n for _, n in config.style_config().schedule())
         task = progress.add_task("colorize", total=total, status="segmenting")
 
@@ -260,6 +260,7 @@ def colorize_cmd(
             config,
             callback=on_step,
             labels=(Path(sketch).name if not sketch.startswith(DEMO_PREFIX) else sketch, Path(source).name),
+            should_stop=stop_requested,
         )
     save_image(result.image, output)
     save_image(from_array(result.contact_sheet), sheet_path)
@@ -283,6 +284,7 @@ def colorize_cmd(
         "sheet": str(sheet_path),
         "sidecar": str(sidecar_path(output)),
         "seed": seed,
+        "interrupted": result.interrupted,
     }
     record = {
         "kind": "neuroplay-sketch-colorize",
@@ -300,7 +302,10 @@ def colorize_cmd(
     if json_out:
         emit_json(summary)
     elif not quiet:
+        stopped = "interrupted; " if result.interrupted else ""
         typer.echo(
-            f"wrote {output} ({width}×{height}, {result.regions} regions) and {sheet_path} in {wall:.1f} s",
+            f"{stopped}wrote {output} ({width}×{height}, {result.regions} regions) and {sheet_path} in {wall:.1f} s",
             err=True,
         )
+    if result.interrupted:
+        raise typer.Exit(130)

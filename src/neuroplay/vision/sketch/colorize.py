@@ -111,6 +111,7 @@ class ColorizeResult:
     contact_sheet: np.ndarray  # H×W×3 uint8
     timings: dict[str, float] = field(default_factory=dict)
     style_losses: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False  # the style transfer was stopped early (Ctrl-C)
 
     @property
     def regions(self) -> int:
@@ -161,11 +162,14 @@ def colorize(
     config: ColorizeConfig | None = None,
     callback: Callable[[StyleStep], None] | None = None,
     labels: tuple[str, str] = ("sketch", "photo"),
+    should_stop: Callable[[], bool] | None = None,
 ) -> ColorizeResult:
     """Colour ``sketch`` (a line drawing) with the colours and textures of ``photo``.
 
     Both may be NumPy arrays (H×W or H×W×3) or ``1×3×H×W`` tensors in [0, 1]. ``callback``
     receives the style transfer's progress. ``labels`` name the two inputs on the contact sheet.
+    ``should_stop`` is polled after every iteration; when it returns True the transfer ends
+    there and the result (``interrupted=True``) holds the image reached so far.
     """
     config = config or ColorizeConfig()
     t0 = time.perf_counter()
@@ -204,8 +208,9 @@ def colorize(
     ]
     t1 = time.perf_counter()
     result = stylize(
-        content, styles, config.style_config(), regions=style_regions, init_image=content, callback=callback
-    )
+        content, styles, config.style_config(), regions=style_regions, init_image=content, callback=callback,
+        should_stop=should_stop,
+    )  # fmt: skip
     t_style = time.perf_counter() - t1
 
     # 7: strokes back on top, and the contact sheet
@@ -227,6 +232,7 @@ def colorize(
             "total": round(time.perf_counter() - t0, 3),
         },
         style_losses={"content_loss": result.content_loss, "style_loss": result.style_loss},
+        interrupted=result.interrupted,
     )
 
 

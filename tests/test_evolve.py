@@ -10,7 +10,7 @@ from neuroplay.common.errors import UserError
 from neuroplay.evo import operators as ops
 from neuroplay.evo.config import EvolveConfig
 from neuroplay.evo.flappy.world import Course, World
-from neuroplay.evo.ga import evolve, load_champion
+from neuroplay.evo.ga import evaluate_champion, evolve, load_champion
 from neuroplay.evo.population import MLPShape, fly
 
 
@@ -109,23 +109,73 @@ def test_default_algorithm_runs_and_keeps_its_elite():
     assert result.generations == 3 and len(result.stats) == 3 and result.champion is not None
 
 
+def test_height_and_gap_weights_start_opposite_and_mutate_mostly_together():
+    shape = MLPShape((3, 7, 1))
+    g = ops.oppose_height_gap(shape, shape.init(50, np.random.default_rng(0)))
+    np.testing.assert_array_equal(g[:, 14:21], -g[:, 0:7])
+    after = g.copy()
+    after[:, 0:7] += 1.0  # a mutation of the height weights only
+    coupled = ops.couple_height_gap(shape, g, after, sum_scale=0.1)
+    dh, dg = coupled[:, 0:7] - g[:, 0:7], coupled[:, 14:21] - g[:, 14:21]
+    np.testing.assert_allclose(dh - dg, 1.0)  # the difference moves in full
+    np.testing.assert_allclose(dh + dg, 0.1)  # the sum a tenth as much
+    np.testing.assert_array_equal(coupled[:, 7:14], after[:, 7:14])  # the distance weights as mutated
+    np.testing.assert_array_equal(coupled[:, 21:], after[:, 21:])
+
+
+def test_default_algorithm_wins_only_on_evidence_and_validation():
+    config = EvolveConfig(
+        population=200, generations=40, seed=1, target_pipes=10, train_pipes=10, courses=4, hard_courses=4,
+        candidates=16, evidence_courses=40, validation_courses=60,
+    )  # fmt: skip
+    assert config.evidence_pipes == 200
+    result = evolve(config)
+    assert result.solved and result.generations < 40
+    champ = result.champion
+    assert len(champ.validation_pipes) == 60
+    assert sum(p < 10 for p in champ.validation_pipes) <= config.validation_deaths
+    last = result.stats[-1]
+    assert last["validation_deaths"] != "" and last["elite_pipes"] >= 200
+    unseen = evaluate_champion(champ, 40, 10, seed=77)
+    assert (unseen >= 10).sum() >= 36  # it flies unseen courses as well as its record says
+
+
+def test_elites_carry_over_unchanged_with_their_records():
+    from neuroplay.evo.ga import _Run
+
+    config = EvolveConfig(
+        population=200, generations=8, seed=3, courses=2, hard_courses=1, train_pipes=3, evidence_courses=20
+    )
+    run = _Run(config, None, None, None, None)
+    run.run(resume=False)
+    assert 0 < len(run.elites) <= config.elite
+    np.testing.assert_array_equal(run.genomes[: len(run.elites)], run.elites)
+    starts, early, pipes, deaths = run.tally.T
+    assert (starts >= config.evidence_courses).all() and (pipes > 0).all()
+
+
 def test_resume_is_exact(tmp_path):
-    config = EvolveConfig(population=40, generations=6, seed=3, courses=2, hard_courses=1, train_pipes=20)
+    config = EvolveConfig(
+        population=200, generations=8, seed=3, courses=2, hard_courses=1, train_pipes=3, evidence_courses=20
+    )
     full = evolve(config, tmp_path / "full")
     calls = {"n": 0}
 
     def stop_after_three():
         calls["n"] += 1
-        return calls["n"] > 3
+        return calls["n"] > 6
 
     part = evolve(config, tmp_path / "part", should_stop=stop_after_three)
-    assert part.interrupted and part.generations == 3
+    assert part.interrupted and part.generations == 6
     resumed = evolve(config, tmp_path / "part", resume=True)
     strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]  # noqa: E731
     assert strip(resumed.stats) == strip(full.stats)
     a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["genomes"]
     b = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)["genomes"]
     assert torch.equal(a, b)
+    ta = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["tally"]
+    tb = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)["tally"]
+    assert len(ta) > 0 and torch.equal(ta, tb)  # the elites' records carried over too
     assert np.array_equal(load_champion(tmp_path / "full").genome, load_champion(tmp_path / "part").genome)
 
 
@@ -137,7 +187,10 @@ def test_resume_is_exact(tmp_path):
         {"mutation_rate": 1.5},
         {"mutation_scale": -1.0},
         {"algorithm": "neat"},
-        {"elite": 100},
+        {"elite": 1000},
+        {"candidates": -1},
+        {"parent_elite_rate": 1.5},
+        {"validation_deaths": -1},
         {"hidden": (0,)},
         {"crossover_rate": 2.0},
     ],

@@ -97,8 +97,8 @@ def _evolve_part(out: Path, seed: int, quiet: bool) -> tuple[Section, dict]:
 
     run = out / "evolve"
     (run / "checkpoint.pt").unlink(missing_ok=True)  # an earlier demo's run: start afresh
-    # a short run: birds only need to pass 50 pipes, on 3 unseen courses, to win
-    config = EvolveConfig(seed=seed, generations=60, target_pipes=50, train_pipes=50, validation_courses=3)
+    # a short run: birds only need to pass 50 pipes, on unseen courses, to win
+    config = EvolveConfig(seed=seed, generations=60, target_pipes=50, validation_courses=100)
     with make_progress(disable=quiet, transient=True) as progress:
         task = progress.add_task("evolution", total=config.generations, status="")
         result = evolve(
@@ -122,7 +122,7 @@ def _evolve_part(out: Path, seed: int, quiet: bool) -> tuple[Section, dict]:
     }
     return Section(
         "Neuro-evolution: Flappy Bird",
-        "A population of 100 tiny nets (3 inputs, 7 hidden units, 1 output: flap) evolves by selection, "
+        "A population of 1000 tiny nets (3 inputs, 7 hidden units, 1 output: flap) evolves by selection, "
         "crossover and mutation. This short demo stops once a bird passes 50 pipes on unseen courses; "
         "`neuroplay evolve train` goes for 1000.",
         images=[

@@ -31,13 +31,23 @@ app = typer.Typer(
 _D = EvolveConfig()
 
 
+def champ_deaths(champ, config: EvolveConfig) -> int | None:
+    """Courses the champion died on in its final validation (None if it was not validated)."""
+    if champ is None or not champ.validation_pipes:
+        return None
+    cap = config.target_pipes if config.algorithm == "classic" else min(config.validation_pipes, config.target_pipes)
+    return sum(p < cap for p in champ.validation_pipes)
+
+
 @app.command("train")
 def train_cmd(
     out: Path = typer.Option(None, "--out", "-o", help="Run directory [default: runs/evolve]."),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory with its saved settings."),
     force: bool = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run."),
     algorithm: str = typer.Option(_D.algorithm, "--algorithm", help="default (reliable) or classic (the original)."),
-    population: int = typer.Option(_D.population, "--population", "-n", help="Birds per generation."),
+    population: int = typer.Option(
+        None, "--population", "-n", help="Birds per generation [default: 1000; classic: 100]."
+    ),
     hidden: str = typer.Option(",".join(map(str, _D.hidden)), "--hidden", help="Hidden layer sizes (3-7-1: 7)."),
     generations: int = typer.Option(_D.generations, "--generations", help="Generation budget."),
     target_pipes: int = typer.Option(_D.target_pipes, "--target-pipes", help="Pipes a champion must pass."),
@@ -50,11 +60,14 @@ def train_cmd(
     crossover_rate: float = typer.Option(
         _D.crossover_rate, "--crossover-rate", help="default: share of crossed pairs."
     ),
+    candidates: int = typer.Option(
+        _D.candidates, "--candidates", help="default: best screened birds that fly the evidence courses."
+    ),
+    evidence_courses: int = typer.Option(
+        _D.evidence_courses, "--evidence-courses", help="default: courses that build the elites' records."
+    ),
     validation_courses: int = typer.Option(
         _D.validation_courses, "--validation-courses", help="default: unseen courses a champion must pass."
-    ),
-    validate_top: int = typer.Option(
-        _D.validate_top, "--validate-top", help="default: how many of the fittest birds try validation each generation."
     ),
     mutation_rate: float = typer.Option(_D.mutation_rate, "--mutation-rate", help="Chance that a weight mutates."),
     mutation_scale: float = typer.Option(
@@ -100,8 +113,9 @@ def train_cmd(
             elite=elite,
             tournament=tournament,
             crossover_rate=crossover_rate,
+            candidates=candidates,
+            evidence_courses=evidence_courses,
             validation_courses=validation_courses,
-            validate_top=validate_top,
             mutation_rate=mutation_rate,
             mutation_scale=mutation_scale,
         )
@@ -121,7 +135,8 @@ def train_cmd(
             status = (
                 f"best {s['best_fitness']:.0f}  mean {s['mean_fitness']:.0f}  "
                 f"pipes {s['best_pipes']}  at cap {s['at_cap']}"
-                + (f"  validation {s['validation_min']}" if s["validation_min"] != "" else "")
+                + (f"  elite {s['elite_deaths']}/{s['elite_pipes']}" if s["elite_pipes"] else "")
+                + (f"  validation deaths {s['validation_deaths']}" if s["validation_deaths"] != "" else "")
             )
             progress.update(task, completed=s["generation"] + 1, status=status)
 
@@ -155,7 +170,8 @@ def train_cmd(
                 "generations": result.generations,
                 "wall_seconds": round(result.wall_seconds, 3),
                 "best_pipes": result.best_pipes,
-                "validation_pipes": champ.validation_pipes if champ else [],
+                "validation_courses": len(champ.validation_pipes) if champ else 0,
+                "validation_deaths": champ_deaths(champ, config),
                 "champion": result.champion_path,
                 "interrupted": result.interrupted,
                 "out": str(run_dir),

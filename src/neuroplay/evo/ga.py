@@ -2,9 +2,17 @@
 
 One generation, top to bottom, is in :meth:`_Run.run`. Fitness is frames alive plus a bonus
 per pipe, averaged over the generation's courses (fresh courses every generation, so a bird
-cannot memorise one). The run stops once a champion passes ``target_pipes``: for the classic
-algorithm on its generation's course, as in the original; for the default algorithm on
-``validation_courses`` unseen courses as well.
+cannot memorise one). The classic algorithm stops once its best bird passes ``target_pipes``
+on its generation's course, as in the original.
+
+The default algorithm stops on evidence instead. A good bird dies perhaps once in 10,000
+pipes, so one generation's courses cannot tell it from a lucky one. Each generation the best
+screened birds fly ``evidence_courses`` more short courses; the elites carry a running tally
+(courses started, deaths in the first two pipes, pipes after those, deaths after those) from
+generation to generation, and are ranked by the chance of dying on a ``target_pipes`` course
+that the tally implies. An elite whose record holds at most one death per ``evidence_pipes``
+pipes (none in the first) then flies ``validation_courses`` unseen courses; it wins if it
+dies on at most ``validation_deaths`` of them.
 """
 
 from __future__ import annotations
@@ -29,8 +37,9 @@ from neuroplay.evo.population import MLPShape, fly
 
 CHAMPION_KIND = "neuroplay.evo.champion"
 CHECKPOINT_KIND = "neuroplay.evo.checkpoint"
-FORMAT_VERSION = 1
-TRAIN_STREAM, VALIDATION_STREAM, HARD_STREAM = 2, 3, 5  # course seeds: derive_seed(seed, stream, generation, k)
+FORMAT_VERSION = 2
+TRAIN_STREAM, VALIDATION_STREAM, HARD_STREAM, EVIDENCE_STREAM = 2, 3, 5, 6  # derive_seed(seed, stream, generation, k)
+WARM_PIPES = 2  # deaths before this many pipes count as the course start's
 
 # evaluate(genomes, courses, max_pipes) -> (frames, pipes, miss), each (n_genomes, n_courses)
 Evaluator = Callable[[np.ndarray, list, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -168,6 +177,11 @@ class _Run:
         t0 = time.perf_counter()
         self.rng = np.random.default_rng(c.seed)
         self.genomes = self.shape.init(c.population, self.rng)
+        if c.algorithm == "default" and c.couple_inputs:
+            ops.oppose_height_gap(self.shape, self.genomes)
+        # the default algorithm's elites: genomes and tallies (starts, start deaths, pipes, deaths)
+        self.elites = np.zeros((0, self.shape.n_params))
+        self.tally = np.zeros((0, 4))
         self.generation, self.elapsed_before, self.solved = 0, 0.0, False
         self.stats: list[dict] = []
         self.champion: Champion | None = None
@@ -202,25 +216,19 @@ class _Run:
             if self.early is None:
                 self.early = candidate
 
-            # 2. is the best bird the winner? (default: it must also pass unseen courses)
+            # 2. is the best bird the winner? (default: only on evidence and unseen courses)
             validation: list[int] = []
             if classic:
                 self.solved = int(pipes[best].min()) >= c.target_pipes
-            else:  # the fittest few that reached the cap on every ordinary course
-                top = np.argsort(-fitness, kind="stable")[: c.validate_top]
-                top = top[pipes[top, : c.courses].min(axis=1) >= cap]
-                if len(top):
-                    vseeds = [
-                        derive_seed(c.seed, VALIDATION_STREAM, self.generation, j) for j in range(c.validation_courses)
-                    ]
-                    vpipes = fly(self.shape, self.genomes[top], vseeds, c.target_pipes, stop_at_first_death=True)[1]
-                    pick = int(np.argmax(vpipes.min(axis=1)))  # first to pass, else the one that lasted longest
-                    i = int(top[pick])
-                    candidate = Champion(self.genomes[i].copy(), self.shape.sizes, self.generation, pipes[i].tolist())
-                    validation = candidate.validation_pipes = vpipes[pick].tolist()
-                    self.solved = min(validation) >= c.target_pipes
-            if self.champion is None or candidate.score >= self.champion.score:
-                self.champion = candidate
+                if self.champion is None or candidate.score >= self.champion.score:
+                    self.champion = candidate
+            else:
+                candidate, validation = self._weigh_evidence(fitness, pipes, cap)
+                self.champion = (
+                    candidate
+                    or self.champion
+                    or Champion(self.genomes[best].copy(), self.shape.sizes, self.generation, pipes[best].tolist())
+                )
 
             self.stats.append(
                 {
@@ -231,7 +239,9 @@ class _Run:
                     "max_pipes": int(pipes.max()),
                     "mean_pipes": round(float(pipes.mean()), 3),
                     "at_cap": int((pipes.min(axis=1) >= cap).sum()),
-                    "validation_min": min(validation) if validation else "",
+                    "elite_pipes": int(self.tally[0, 2]) if len(self.tally) else 0,
+                    "elite_deaths": int(self.tally[0, 1] + self.tally[0, 3]) if len(self.tally) else 0,
+                    "validation_deaths": int((np.asarray(validation) < self._vcap).sum()) if validation else "",
                     "wall_seconds": round(self.elapsed_before + time.perf_counter() - t0, 4),
                 }
             )
@@ -270,19 +280,84 @@ class _Run:
         children = np.concatenate([child_a, child_b])[:n]
         return ops.mutate_uniform(children, c.mutation_rate, c.mutation_scale, self.rng)
 
+    @property
+    def _vcap(self) -> int:
+        return min(self.c.validation_pipes, self.c.target_pipes)
+
+    def _weigh_evidence(self, fitness: np.ndarray, pipes: np.ndarray, cap: int) -> tuple[Champion | None, list[int]]:
+        """Fly the elites and the best screened birds on the evidence courses, keep the most
+        trusted as elites, and validate the first one whose record is clean and long enough.
+        Returns the current champion (the most trusted elite) and its validation pipes."""
+        c, ne = self.c, len(self.elites)  # the elites are the population's first rows
+        order = np.argsort(-fitness, kind="stable")
+        screened = pipes[:, : c.courses].min(axis=1) >= cap
+        new = [int(i) for i in order if i >= ne and screened[i]][: c.candidates]
+        rows = list(range(ne)) + new
+        if not rows:
+            return None, []
+        genomes = self.genomes[rows]
+        tally = np.concatenate([self.tally, np.zeros((len(new), 4))])
+        seeds = [derive_seed(c.seed, EVIDENCE_STREAM, self.generation, j) for j in range(c.evidence_courses)]
+        got = fly(self.shape, genomes, seeds, cap)[1]
+        warm = WARM_PIPES if cap > WARM_PIPES else 0
+        early = got < warm
+        tally += np.stack(
+            [
+                np.full(len(rows), got.shape[1]),
+                early.sum(axis=1),
+                np.clip(got - warm, 0, None).sum(axis=1),
+                ((got < cap) & ~early).sum(axis=1),
+            ],
+            axis=1,
+        )
+        # the chance of dying on a target_pipes course: at the start, or at any later pipe
+        risk = (tally[:, 1] + 0.5) / (tally[:, 0] + 1) + c.target_pipes * (tally[:, 3] + 0.5) / (tally[:, 2] + 1)
+        keep = np.argsort(risk, kind="stable")[: c.elite]
+        self.elites, self.tally = genomes[keep], tally[keep]
+        kept_rows = [rows[k] for k in keep]
+
+        validation: list[int] = []
+        pick = 0
+        # ready for validation: at least evidence_pipes flown, and at most one death in every
+        # evidence_pipes after the first (an excellent bird may have been unlucky once)
+        t = self.tally
+        blocks = t[:, 2] // max(c.evidence_pipes, 1)
+        clean = np.flatnonzero((blocks >= 1) & (t[:, 1] + t[:, 3] <= blocks - 1))
+        if len(clean):
+            pick = int(clean[0])
+            vseeds = [derive_seed(c.seed, VALIDATION_STREAM, self.generation, j) for j in range(c.validation_courses)]
+            vpipes = fly(self.shape, self.elites[pick : pick + 1], vseeds, self._vcap)[1][0]
+            deaths = int((vpipes < self._vcap).sum())
+            validation = vpipes.tolist()
+            self.solved = deaths <= min(c.validation_deaths, c.validation_courses - 1)
+            if not self.solved:  # the deaths go on its record (so it is not validated again)
+                self.tally[pick, 3] += deaths
+                self.tally[pick, 2] += vpipes.sum()
+        champ = Champion(
+            self.elites[pick].copy(), self.shape.sizes, self.generation, pipes[kept_rows[pick]].tolist(), validation
+        )
+        if not self.solved:
+            champ = Champion(self.elites[0].copy(), self.shape.sizes, self.generation, pipes[kept_rows[0]].tolist())
+        return champ, validation
+
     def _default_next(self, fitness: np.ndarray) -> np.ndarray:
         c, n = self.c, self.c.population
-        elite = self.genomes[np.argsort(-fitness, kind="stable")[: c.elite]]
-        m = n - c.elite
+        elite = self.elites
+        m = n - len(elite)
         pairs = (m + 1) // 2
         a = self.genomes[ops.tournament(fitness, pairs, c.tournament, self.rng)]
         b = self.genomes[ops.tournament(fitness, pairs, c.tournament, self.rng)]
+        if len(elite) and c.parent_elite_rate > 0:  # many first parents are proven elites
+            use = self.rng.random(pairs) < c.parent_elite_rate
+            a[use] = elite[self.rng.integers(0, len(elite), int(use.sum()))]
         cross = self.rng.random(pairs) < c.crossover_rate
         child_a, child_b = ops.swap_first_layer(self.shape, a, b)
         child_a = np.where(cross[:, None], child_a, a)
         child_b = np.where(cross[:, None], child_b, b)
-        children = np.concatenate([child_a, child_b])[:m]
-        children = ops.mutate_gaussian(children, c.mutation_rate, c.mutation_scale, self.rng)
+        parents = np.concatenate([child_a, child_b])[:m]
+        children = ops.mutate_gaussian(parents, c.mutation_rate, c.mutation_scale, self.rng)
+        if c.couple_inputs:
+            children = ops.couple_height_gap(self.shape, parents, children)
         return np.concatenate([elite, children])
 
     # --- files ------------------------------------------------------------------------------------
@@ -298,6 +373,8 @@ class _Run:
             "stats": list(self.stats),
             "champion": self.champion.to_dict() if self.champion else None,
             "early": self.early.to_dict() if self.early else None,
+            "elites": torch.from_numpy(self.elites.copy()),
+            "tally": torch.from_numpy(self.tally.copy()),
         }
         save_checkpoint(self.out / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION, state)
         if self.champion is not None:
@@ -325,6 +402,10 @@ class _Run:
             self.stats = list(data["stats"])
             self.champion = Champion.from_dict(data["champion"]) if data["champion"] else None
             self.early = Champion.from_dict(data["early"]) if data["early"] else None
+            self.elites = data["elites"].numpy().copy()
+            self.tally = data["tally"].numpy().copy()
+            if self.elites.shape[1:] != (self.shape.n_params,) or self.tally.shape != (len(self.elites), 4):
+                raise ValueError("elites of the wrong shape")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{path}: checkpoint is incomplete or does not match ({str(exc)[:120]})") from None
 

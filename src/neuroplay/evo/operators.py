@@ -45,3 +45,30 @@ def mutate_gaussian(genomes: np.ndarray, rate: float, sigma: float, rng: np.rand
     """Each weight, with probability ``rate``, moves by a Gaussian step of std ``sigma``."""
     hit = rng.random(genomes.shape) < rate
     return genomes + hit * rng.normal(0.0, sigma, size=genomes.shape)
+
+
+def _height_gap(shape: MLPShape) -> tuple[slice, slice]:
+    """Where the first layer's weights from the height input (0) and the gap input (2) sit."""
+    w, hidden = shape.slices[0][0], shape.sizes[1]
+    return slice(w.start, w.start + hidden), slice(w.start + 2 * hidden, w.start + 3 * hidden)
+
+
+def oppose_height_gap(shape: MLPShape, genomes: np.ndarray) -> np.ndarray:
+    """Set each hidden unit's gap weight to minus its height weight (in place), so every unit
+    starts out seeing the bird's height *relative to* the gap."""
+    h, g = _height_gap(shape)
+    genomes[:, g] = -genomes[:, h]
+    return genomes
+
+
+def couple_height_gap(shape: MLPShape, before: np.ndarray, after: np.ndarray, sum_scale: float = 0.1) -> np.ndarray:
+    """Re-express a mutation of the height and gap weights as a change of their difference
+    (kept whole) and of their sum (scaled by ``sum_scale``): a bird's sense of height relative
+    to the gap changes freely, its sense of absolute height only a little."""
+    h, g = _height_gap(shape)
+    dh, dg = after[:, h] - before[:, h], after[:, g] - before[:, g]
+    diff, total = (dh - dg) / 2, (dh + dg) / 2 * sum_scale
+    out = after.copy()
+    out[:, h] = before[:, h] + diff + total
+    out[:, g] = before[:, g] - diff + total
+    return out

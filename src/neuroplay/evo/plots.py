@@ -10,7 +10,8 @@ from neuroplay.common.plots import plt, save_figure
 
 
 def plot_fitness(path: str | os.PathLike[str], stats: list[dict], title: str) -> None:
-    """Best and mean fitness (left axis) and the best bird's pipes (right axis, log) per generation."""
+    """Best and mean fitness (left axis) and the best bird's pipes (right axis, log) per generation;
+    for the default algorithm also the most trusted elite's record and the validations flown."""
     g = np.array([s["generation"] for s in stats])
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     ax.plot(g, [s["best_fitness"] for s in stats], color="tab:blue", lw=1.5, label="best fitness")
@@ -20,9 +21,17 @@ def plot_fitness(path: str | os.PathLike[str], stats: list[dict], title: str) ->
     ax.set_yscale("symlog")
     ax2 = ax.twinx()
     ax2.plot(g, [max(s["best_pipes"], 0.5) for s in stats], color="tab:orange", lw=1.2, label="best bird's pipes")
-    v = [(s["generation"], s["validation_min"]) for s in stats if s["validation_min"] != ""]
-    if v:
-        ax2.scatter(*zip(*v, strict=True), color="tab:red", s=14, zorder=3, label="validation (worst course)")
+    if any(s.get("elite_pipes") for s in stats):  # the default algorithm: the most trusted elite's record
+        ax2.plot(
+            g,
+            [max(s.get("elite_pipes", 0), 0.5) for s in stats],
+            color="tab:green",
+            lw=1.2,
+            label="top elite's record (pipes)",
+        )
+        v = [(s["generation"], max(s["elite_pipes"], 0.5)) for s in stats if s.get("validation_deaths", "") != ""]
+        if v:
+            ax2.scatter(*zip(*v, strict=True), color="tab:red", s=14, zorder=3, label="validation flown")
     ax2.set_yscale("log")
     ax2.set_ylabel("pipes")
     lines = ax.get_legend_handles_labels()

@@ -37,7 +37,8 @@ from neuroplay.evo.population import MLPShape, fly
 
 CHAMPION_KIND = "neuroplay.evo.champion"
 CHECKPOINT_KIND = "neuroplay.evo.checkpoint"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 2  # run checkpoints (2: the default algorithm's elites and records)
+CHAMPION_VERSION = 1  # champion files (unchanged, so older champions still load)
 TRAIN_STREAM, VALIDATION_STREAM, HARD_STREAM, EVIDENCE_STREAM = 2, 3, 5, 6  # derive_seed(seed, stream, generation, k)
 WARM_PIPES = 2  # deaths before this many pipes count as the course start's
 
@@ -108,7 +109,7 @@ class EvolveResult:
 
 
 def save_champion(path: str | os.PathLike[str], champion: Champion, config: EvolveConfig) -> None:
-    save_checkpoint(path, CHAMPION_KIND, FORMAT_VERSION, {"champion": champion.to_dict(), "config": config.to_dict()})
+    save_checkpoint(path, CHAMPION_KIND, CHAMPION_VERSION, {"champion": champion.to_dict(), "config": config.to_dict()})
 
 
 def load_champion(path: str | os.PathLike[str]) -> Champion:
@@ -116,7 +117,7 @@ def load_champion(path: str | os.PathLike[str]) -> Champion:
     path = Path(path)
     if path.is_dir():
         path = path / "champion.pt"
-    data = load_checkpoint(path, CHAMPION_KIND, FORMAT_VERSION)
+    data = load_checkpoint(path, CHAMPION_KIND, CHAMPION_VERSION)
     try:
         champ = Champion.from_dict(data["champion"])
     except (KeyError, TypeError, AttributeError, ValueError) as exc:

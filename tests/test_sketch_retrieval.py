@@ -167,7 +167,7 @@ def test_synthetic_sketch_is_deterministic_partial_and_wobbly():
     assert not np.array_equal(a, synthetic_sketch(photo, seed=6, size=128))
     ink = a < 128
     assert 0.005 < ink.mean() < 0.2
-    edges = E.thin_edges(E.hed_edges(torch.nn.functional.interpolate(E._as_tensor(photo), size=a.shape)))
+    edges = E.thin_edges(E.hed_edges(torch.nn.functional.interpolate(E.as_image_tensor(photo), size=a.shape)))
     assert (ink & ~np.asarray(Image.fromarray(edges).resize(a.shape[::-1]))).any()  # not a copy of the edges
 
 

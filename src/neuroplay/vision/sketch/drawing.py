@@ -406,12 +406,12 @@ def synthetic_sketch(
     (× 1% of ``size`` pixels of sideways drift), varying thickness and small gaps.
     Returns ``H×W`` uint8 (255 paper, 0 ink).
     """
-    from neuroplay.vision.sketch.edges import _as_tensor, canny_edges, hed_edges, resolve_method, thin_edges
+    from neuroplay.vision.sketch.edges import as_image_tensor, canny_edges, hed_edges, resolve_method, thin_edges
 
     if size < 32:
         raise UserError(f"a sketch needs at least 32 pixels, got {size}")
     rng = np.random.default_rng(seed)
-    image = _as_tensor(photo)
+    image = as_image_tensor(photo)
     scale = size / max(image.shape[-2:])
     shape = (max(1, round(image.shape[-2] * scale)), max(1, round(image.shape[-1] * scale)))
     if edges is None:

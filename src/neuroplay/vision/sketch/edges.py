@@ -302,7 +302,7 @@ def _shared_hed(device: str) -> HED:
 # --- edge maps -------------------------------------------------------------------------------------
 
 
-def _as_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
+def as_image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
     """``1×3×H×W`` float in [0, 1] from a tensor, an ``H×W×3`` / ``H×W`` array (uint8 or float)."""
     if isinstance(image, torch.Tensor):
         tensor = image.detach().float()
@@ -326,14 +326,14 @@ def hed_edges(image: np.ndarray | torch.Tensor, device: torch.device | str = "cp
     """HED edge probability (``H×W`` float32 in [0, 1]) of one image (tensor or array)."""
     model = _shared_hed(str(device))
     with torch.inference_mode():
-        prob = model(_as_tensor(image).to(device))
+        prob = model(as_image_tensor(image).to(device))
     return prob[0, 0].float().cpu().numpy()
 
 
 def canny_edges(image: np.ndarray | torch.Tensor, sigma: float | None = None) -> np.ndarray:
     """Canny edges (``H×W`` bool, one pixel wide) of the image's luminance; ``sigma`` defaults to
     1% of the shorter side (at least 1.5), so small texture does not dominate."""
-    rgb = _as_tensor(image)[0].numpy()
+    rgb = as_image_tensor(image)[0].numpy()
     gray = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
     if sigma is None:
         sigma = max(1.5, 0.01 * min(gray.shape))

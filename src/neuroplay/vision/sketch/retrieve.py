@@ -49,7 +49,7 @@ from skimage.morphology import skeletonize
 
 from neuroplay.common.errors import UserError
 from neuroplay.common.io import atomic_open
-from neuroplay.vision.sketch.edges import _as_tensor, canny_edges, hed_edges, remove_small, resolve_method, thin_edges
+from neuroplay.vision.sketch.edges import as_image_tensor, canny_edges, hed_edges, remove_small, resolve_method, thin_edges
 
 Notify = Callable[[str], None]
 Progress = Callable[[int, int, str], None]  # (done, total, current file)
@@ -125,7 +125,7 @@ class Hit(NamedTuple):
 
 
 def _gray(image: np.ndarray | torch.Tensor) -> np.ndarray:
-    rgb = _as_tensor(image)[0].numpy()
+    rgb = as_image_tensor(image)[0].numpy()
     return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
 
 
@@ -335,7 +335,7 @@ def describe(
 
 def photo_edges(image: np.ndarray | torch.Tensor, config: RetrievalConfig, method: str, device: str) -> np.ndarray:
     """The one-pixel edge map of a photo, shrunk (never enlarged) to ``config.edge_size`` (longer side)."""
-    tensor = _as_tensor(image)
+    tensor = as_image_tensor(image)
     height, width = tensor.shape[-2:]
     scale = min(1.0, config.edge_size / max(height, width))
     if scale < 1:

@@ -1,0 +1,71 @@
+"""Inputs named by the user and outputs written for them: built-in names, output checks, sidecars.
+
+``demo:NAME`` names a built-in input (a scikit-image photo, a generated painting, a built-in
+drawing) wherever a file is expected. An output is checked before any work starts, so a long
+run never fails at the end on a bad name, and it never lands on one of its own inputs. Beside
+an output image goes its sidecar: the same name with ``.json``, every setting and the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from neuroplay.common.errors import UserError
+from neuroplay.common.io import write_text
+
+DEMO_PREFIX = "demo:"  # demo:chelsea, demo:swirl, demo:cup ... name a built-in input instead of a file
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def builtin_name(spec: str) -> str | None:
+    """``NAME`` for ``demo:NAME``, else ``None`` (the spec is a file path)."""
+    return spec[len(DEMO_PREFIX) :] if spec.startswith(DEMO_PREFIX) else None
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether ``a`` and ``b`` are one existing file (or ``b`` does not exist yet but is ``a``'s path)."""
+    pa, pb = Path(a), Path(b)
+    return pa.exists() and pa.resolve() == pb.resolve()
+
+
+def check_output(
+    out: Path,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    suffixes: tuple[str, ...] = IMAGE_SUFFIXES,
+    hint: str = "",
+) -> None:
+    """Refuse a bad output path before any work: a wrong type, a folder, an input, an unwritable place.
+
+    ``inputs`` are the specs the run reads (``demo:`` names are skipped); ``hint`` is added to
+    the message about a wrong suffix.
+    """
+    if out.suffix.lower() not in suffixes:
+        names = ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}" if len(suffixes) > 1 else suffixes[0]
+        raise UserError(f"cannot save {out}: use a {names} file name{hint}")
+    if out.is_dir():
+        raise UserError(f"{out} is a directory, expected a file name")
+    for spec in inputs:
+        if builtin_name(str(spec)) is None and same_file(spec, out):
+            raise UserError(f"the output {out} would overwrite an input; choose another name")
+    parent = out.parent if str(out.parent) else Path(".")
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write {out}: {existing} is not a writable folder")
+
+
+def sidecar_path(out: str | os.PathLike[str]) -> Path:
+    """Where the settings of output ``out`` are recorded: ``out`` with the suffix ``.json``."""
+    return Path(out).with_suffix(".json")
+
+
+def write_sidecar(out: str | os.PathLike[str], record: dict) -> Path:
+    """Write ``record`` as ``out``'s sidecar (atomically); an unwritable place is a :class:`UserError`."""
+    path = sidecar_path(out)
+    try:
+        write_text(path, json.dumps(record, indent=2) + "\n")
+    except OSError as exc:
+        raise UserError(f"cannot write {path} ({exc.strerror or exc})") from None
+    return path

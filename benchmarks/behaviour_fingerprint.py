@@ -99,7 +99,10 @@ def run(args: list[str], cwd: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def fingerprint(work: Path) -> dict[str, object]:
+PARTS = ("dqn", "qtable", "evolve", "style", "dream", "sketch")
+
+
+def fingerprint(work: Path, parts: tuple[str, ...] = PARTS) -> dict[str, object]:
     fp: dict[str, object] = {}
 
     def job(name: str, args: list[str]) -> dict:
@@ -109,46 +112,52 @@ def fingerprint(work: Path) -> dict[str, object]:
         print(f"{name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
         return out
 
-    job("dqn", ["dqn", "train", "--out", "dqn", "--total-steps", "3000", "--eval-every", "1000", "-q"])
-    fp["dqn.model"] = tensors_hash(work / "dqn/model.pt")
-    fp["dqn.checkpoint"] = tensors_hash(work / "dqn/checkpoint.pt")
-    job("dqn_eval", ["dqn", "eval", "dqn/model.pt", "--episodes", "5", "--seed", "3"])
-    job("dqn_play", ["dqn", "play", "dqn", "--gif", "cartpole.gif", "--seed", "1"])
-    fp["dqn.gif"] = image_hash(work / "cartpole.gif")
+    if "dqn" in parts:
+        job("dqn", ["dqn", "train", "--out", "dqn", "--total-steps", "3000", "--eval-every", "1000", "-q"])
+        fp["dqn.model"] = tensors_hash(work / "dqn/model.pt")
+        fp["dqn.checkpoint"] = tensors_hash(work / "dqn/checkpoint.pt")
+        job("dqn_eval", ["dqn", "eval", "dqn/model.pt", "--episodes", "5", "--seed", "3"])
+        job("dqn_play", ["dqn", "play", "dqn", "--gif", "cartpole.gif", "--seed", "1"])
+        fp["dqn.gif"] = image_hash(work / "cartpole.gif")
 
-    job("qtable", ["qtable", "--out", "qtable", "--episodes", "300", "--seed", "2", "-q"])
-    fp["qtable.csv"] = sha((work / "qtable/qtable.csv").read_bytes())
-    fp["qtable.png"] = image_hash(work / "qtable/policy_values.png")
+    if "qtable" in parts:
+        job("qtable", ["qtable", "--out", "qtable", "--episodes", "300", "--seed", "2", "-q"])
+        fp["qtable.csv"] = sha((work / "qtable/qtable.csv").read_bytes())
+        fp["qtable.png"] = image_hash(work / "qtable/policy_values.png")
 
-    args = ["evolve", "train", "--out", "evo", "--population", "200", "--generations", "6", "--seed", "1", "-q"]
-    job("evolve", [*args, "--target-pipes", "50", "--validation-courses", "20"])
-    fp["evolve.checkpoint"] = tensors_hash(work / "evo/checkpoint.pt")
-    if (work / "evo/champion.pt").exists():
-        fp["evolve.champion"] = tensors_hash(work / "evo/champion.pt")
-    job("evolve_classic", ["evolve", "train", "--out", "evoc", "--algorithm", "classic", "--generations", "8", "-q"])
-    fp["evolve_classic.checkpoint"] = tensors_hash(work / "evoc/checkpoint.pt")
-    job("evolve_eval", ["evolve", "eval", "evoc", "--courses", "4", "--max-pipes", "30", "--seed", "5"])
-    job("evolve_play", ["evolve", "play", "evoc", "--gif", "flappy.gif", "--max-frames", "120", "--seed", "2"])
-    fp["evolve.gif"] = image_hash(work / "flappy.gif")
-    job("evolve_play_mp4", ["evolve", "play", "evoc", "--gif", "flappy.mp4", "--max-frames", "120", "--seed", "2"])
-    fp["evolve.mp4"] = mp4_summary(work / "flappy.mp4")
+    if "evolve" in parts:
+        args = ["evolve", "train", "--out", "evo", "--population", "200", "--generations", "6", "--seed", "1", "-q"]
+        job("evolve", [*args, "--target-pipes", "50", "--validation-courses", "20"])
+        fp["evolve.checkpoint"] = tensors_hash(work / "evo/checkpoint.pt")
+        if (work / "evo/champion.pt").exists():
+            fp["evolve.champion"] = tensors_hash(work / "evo/champion.pt")
+        job("evolve_classic", ["evolve", "train", "--out", "evoc", "--algorithm", "classic", "--generations", "8", "-q"])
+        fp["evolve_classic.checkpoint"] = tensors_hash(work / "evoc/checkpoint.pt")
+        job("evolve_eval", ["evolve", "eval", "evoc", "--courses", "4", "--max-pipes", "30", "--seed", "5"])
+        job("evolve_play", ["evolve", "play", "evoc", "--gif", "flappy.gif", "--max-frames", "120", "--seed", "2"])
+        fp["evolve.gif"] = image_hash(work / "flappy.gif")
+        job("evolve_play_mp4", ["evolve", "play", "evoc", "--gif", "flappy.mp4", "--max-frames", "120", "--seed", "2"])
+        fp["evolve.mp4"] = mp4_summary(work / "flappy.mp4")
 
-    job("style", ["style", "demo:chelsea", "demo:swirl", "-o", "style.png", "-s", "128", "--scales", "64,128", "-n", "6,5", "-q"])
-    fp["style.png"] = image_hash(work / "style.png")
-    job("style_adam", ["style", "demo:coffee", "demo:mosaic", "-o", "adam.png", "-s", "64", "-n", "8", "--scales",
-                       "64", "--optimizer", "adam", "--init", "noise", "--seed", "4", "-q"])
-    fp["style_adam.png"] = image_hash(work / "adam.png")
+    if "style" in parts:
+        job("style", ["style", "demo:chelsea", "demo:swirl", "-o", "style.png", "-s", "128", "--scales", "64,128", "-n", "6,5", "-q"])
+        fp["style.png"] = image_hash(work / "style.png")
+        job("style_adam", ["style", "demo:coffee", "demo:mosaic", "-o", "adam.png", "-s", "64", "-n", "8", "--scales",
+                           "64", "--optimizer", "adam", "--init", "noise", "--seed", "4", "-q"])
+        fp["style_adam.png"] = image_hash(work / "adam.png")
 
-    job("dream", ["dream", "demo:astronaut", "-o", "dream.png", "--max-size", "128", "--octaves", "2", "-n", "3", "-q"])
-    fp["dream.png"] = image_hash(work / "dream.png")
-    job("dream_zoom", ["dream", "demo:rocket", "-o", "zoom.gif", "--max-size", "96", "--octaves", "2", "-n", "2",
-                       "--zoom-frames", "3", "-q"])
-    fp["dream_zoom.gif"] = image_hash(work / "zoom.gif")
+    if "dream" in parts:
+        job("dream", ["dream", "demo:astronaut", "-o", "dream.png", "--max-size", "128", "--octaves", "2", "-n", "3", "-q"])
+        fp["dream.png"] = image_hash(work / "dream.png")
+        job("dream_zoom", ["dream", "demo:rocket", "-o", "zoom.gif", "--max-size", "96", "--octaves", "2", "-n", "2",
+                           "--zoom-frames", "3", "-q"])
+        fp["dream_zoom.gif"] = image_hash(work / "zoom.gif")
 
-    job("sketch_search", ["sketch", "search", "demo:cat"])
-    job("sketch_colorize", ["sketch", "colorize", "demo:cup", "-o", "cup.png", "-s", "96", "-n", "4,3", "-q"])
-    fp["sketch.png"] = image_hash(work / "cup.png")
-    fp["sketch_sheet.png"] = image_hash(work / "cup_sheet.png") if (work / "cup_sheet.png").exists() else None
+    if "sketch" in parts:
+        job("sketch_search", ["sketch", "search", "demo:cat"])
+        job("sketch_colorize", ["sketch", "colorize", "demo:cup", "-o", "cup.png", "-s", "96", "-n", "4,3", "-q"])
+        fp["sketch.png"] = image_hash(work / "cup.png")
+        fp["sketch_sheet.png"] = image_hash(work / "cup_sheet.png") if (work / "cup_sheet.png").exists() else None
     return fp
 
 
@@ -156,13 +165,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="Where to write the fingerprint (JSON).")
     parser.add_argument("--compare", type=Path, help="An earlier fingerprint to compare with.")
+    parser.add_argument(
+        "--only", default=",".join(PARTS), help=f"Comma-separated parts to run (of {', '.join(PARTS)}); default all."
+    )
     args = parser.parse_args()
+    parts = tuple(p for p in args.only.split(",") if p)
+    if not set(parts) <= set(PARTS):
+        parser.error(f"--only takes some of {', '.join(PARTS)}")
     with tempfile.TemporaryDirectory(prefix="neuroplay-fp-") as tmp:
-        fp = fingerprint(Path(tmp))
+        fp = fingerprint(Path(tmp), parts)
     args.out.write_text(json.dumps(fp, indent=1, sort_keys=True) + "\n")
     print(f"wrote {args.out} ({len(fp)} entries)")
     if args.compare:
         before = json.loads(args.compare.read_text())
+        before = {k: v for k, v in before.items() if k.split(".")[0].split("_")[0] in parts}
         diff = [k for k in sorted(set(before) | set(fp)) if before.get(k) != fp.get(k)]
         for k in diff:
             print(f"DIFFERENT {k}:\n  before {before.get(k)}\n  after  {fp.get(k)}")

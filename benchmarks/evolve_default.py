@@ -26,8 +26,9 @@ import time
 
 import numpy as np
 
+from neuroplay.evo.champion import evaluate_champion
 from neuroplay.evo.config import EvolveConfig
-from neuroplay.evo.ga import evaluate_champion, evolve
+from neuroplay.evo.ga import evolve
 
 
 def parse_seeds(text: str) -> list[int]:

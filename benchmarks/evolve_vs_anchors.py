@@ -72,9 +72,10 @@ from pathlib import Path
 import numpy as np
 
 from neuroplay.common.seeding import derive_seed
+from neuroplay.evo.champion import evaluate_champion, load_champion
 from neuroplay.evo.config import EvolveConfig
 from neuroplay.evo.flappy.world import Course, World
-from neuroplay.evo.ga import TRAIN_STREAM, evaluate_champion, evolve, load_champion
+from neuroplay.evo.ga import TRAIN_STREAM, evolve
 from neuroplay.evo.population import fly
 
 ALGORITHMS = ("classic", "default", "neat")

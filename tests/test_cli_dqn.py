@@ -222,3 +222,85 @@ def test_ctrl_c_saves_checkpoint_and_resume_finishes(tmp_path):
     assert done.returncode == 0, done.stderr
     res = json.loads(done.stdout.strip().splitlines()[-1])
     assert res["env_steps"] >= saved + 600 and (out / "model.pt").exists()
+
+
+# --- resuming a run ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """An unfinished 600-step run (its threshold cannot be reached); tests resume copies of it."""
+    path = tmp_path_factory.mktemp("short") / "run"
+    DQN(DQNConfig(total_steps=600, learning_starts=200, eval_every=300, solve_threshold=1e9)).train(path)
+    return path
+
+
+@pytest.fixture
+def spy_train(monkeypatch):
+    """Replaces training with a record of the agent's settings (what a resumed run would use)."""
+    from neuroplay.rl import dqn
+
+    seen = {}
+
+    def train(self, out_dir=None, callback=None, should_stop=None, resume=False):
+        seen.update(config=self.config, resume=resume, out_dir=out_dir)
+        c = self.config
+        return dqn.TrainResult(False, c.total_steps, 0, 0, 0.0, 0.0)
+
+    monkeypatch.setattr(dqn.DQN, "train", train)
+    return seen
+
+
+def test_resume_takes_typed_options_even_when_they_equal_the_default(run_cli, short_run, spy_train):
+    defaults = DQNConfig()
+    code, stdout, err = run_cli(
+        "dqn", "train", "--resume", short_run, "--total-steps", defaults.total_steps, "--quiet", "--json"
+    )
+    assert code == 0, err
+    config = spy_train["config"]
+    assert spy_train["resume"] and config.total_steps == defaults.total_steps == 100_000
+    assert json.loads(stdout.strip().splitlines()[-1])["env_steps"] == 100_000
+    assert config.eval_every == 300 and config.learning_starts == 200 and config.solve_threshold == 1e9  # saved
+
+    code, _, err = run_cli("dqn", "train", "--resume", short_run, "--eval-every", defaults.eval_every, "--quiet")
+    assert code == 0, err
+    assert spy_train["config"].eval_every == defaults.eval_every and spy_train["config"].total_steps == 600
+
+
+def test_resume_without_options_keeps_the_saved_settings(run_cli, short_run, spy_train):
+    code, _, err = run_cli("dqn", "train", "--resume", short_run, "--quiet", "--device", "cpu")
+    assert code == 0, err
+    saved = DQNConfig(total_steps=600, learning_starts=200, eval_every=300, solve_threshold=1e9)
+    assert spy_train["config"] == saved
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--seed", "0"], "--seed"),  # typed, even with the saved value
+        (["--env", "Acrobot-v1"], "--env"),
+        (["--hidden", "64"], "--hidden"),
+        (["--num-envs", "4"], "--num-envs"),
+        (["--no-double"], "--double"),
+        (["--threshold", "100"], "--threshold"),
+        (["--lr", "0.01", "--total-steps", "900"], "--lr"),
+    ],
+)
+def test_resume_refuses_typed_settings_that_cannot_change(run_cli, short_run, args, flag):
+    before = (short_run / "checkpoint.pt").read_bytes()
+    code, _, err = run_cli("dqn", "train", "--resume", short_run, *args, "--quiet")
+    _assert_bad((code, "", err))
+    assert f"{flag} cannot change" in err and "--total-steps" in err  # says what may change
+    assert (short_run / "checkpoint.pt").read_bytes() == before
+
+
+def test_resume_refuses_another_out_force_and_a_solved_run(run_cli, short_run, tmp_path):
+    _assert_bad(run_cli("dqn", "train", "--resume", short_run, "--out", tmp_path / "elsewhere", "--quiet"))
+    _assert_bad(run_cli("dqn", "train", "--resume", short_run, "--force", "--quiet"))
+    solved = tmp_path / "solved"
+    DQN(DQNConfig(total_steps=600, learning_starts=200, eval_every=300, solve_threshold=0, solve_patience=1)).train(
+        solved
+    )
+    code, _, err = run_cli("dqn", "train", "--resume", solved, "--total-steps", 5000, "--quiet")
+    _assert_bad((code, "", err))
+    assert "already solved" in err

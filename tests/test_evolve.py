@@ -8,9 +8,10 @@ import torch
 
 from neuroplay.common.errors import UserError
 from neuroplay.evo import operators as ops
+from neuroplay.evo.champion import evaluate_champion, load_champion
 from neuroplay.evo.config import EvolveConfig
 from neuroplay.evo.flappy.world import Course, World
-from neuroplay.evo.ga import evaluate_champion, evolve, load_champion
+from neuroplay.evo.ga import evolve
 from neuroplay.evo.population import MLPShape, fly
 
 
@@ -103,10 +104,23 @@ def test_short_evolution_clearly_improves():
     assert max(s["max_pipes"] for s in result.stats[-4:]) >= 3
 
 
-def test_default_algorithm_runs_and_keeps_its_elite():
-    config = EvolveConfig(population=30, generations=3, seed=2, courses=2, hard_courses=1, train_pipes=5)
-    result = evolve(config)
-    assert result.generations == 3 and len(result.stats) == 3 and result.champion is not None
+def test_default_algorithm_runs_and_keeps_its_elite(tmp_path):
+    from neuroplay.common.checkpoint import load_checkpoint
+    from neuroplay.evo.ga import CHECKPOINT_KIND, FORMAT_VERSION
+
+    config = EvolveConfig(
+        population=200, generations=6, seed=2, courses=2, hard_courses=1, train_pipes=3, target_pipes=50, elite=4
+    )
+    result = evolve(config, tmp_path)
+    assert result.generations == 6 and len(result.stats) == 6 and result.champion is not None
+    assert result.stats[-1]["elite_pipes"] > 0  # the elites have a record
+    state = load_checkpoint(tmp_path / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION)
+    elites, genomes = state["elites"].numpy(), state["genomes"].numpy()
+    assert elites.shape == (4, genomes.shape[1]) and genomes.shape[0] == 200
+    # the elites go into the next generation unchanged, as its first rows, and the rest are new
+    np.testing.assert_array_equal(genomes[:4], elites)
+    # the champion is the most trusted elite
+    np.testing.assert_array_equal(result.champion.genome, elites[0])
 
 
 def test_height_and_gap_weights_start_opposite_and_mutate_mostly_together():

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import gymnasium as gym
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from neuroplay.common.errors import UserError
+from neuroplay.rl.config import QLearningConfig
 from neuroplay.rl.gridworld import (
     DEFAULT_MAP,
     DOWN,
@@ -23,8 +23,8 @@ from neuroplay.rl.gridworld import (
     parse_map,
     register_gridworld,
 )
+from neuroplay.rl.qtable_run import run_qtable
 from neuroplay.rl.tabular import (
-    QLearningConfig,
     greedy_rollout,
     plot_policy_values,
     plot_returns,
@@ -222,22 +222,30 @@ def test_text_and_png_pictures(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pv.png", "ret.png"]  # no temp files left
 
 
-# --- command line -----------------------------------------------------------------------------
+# --- the run folder and the command line ----------------------------------------------------------
 
 
-def _cli() -> typer.Typer:
-    from neuroplay.cli import qtable as qtable_cli
+def test_run_qtable_writes_the_folder_and_returns_its_summary(tmp_path):
+    result, summary = run_qtable(tmp_path / "run", QLearningConfig(episodes=120, seed=5))
+    assert summary == json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["episodes"] == 120 and summary["seed"] == 5 and summary["success"] == result.success
+    assert summary["greedy_path_length"] == len(result.greedy_path()) - 1
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "policy_values.png",
+        "qtable.csv",
+        "returns.png",
+        "summary.json",
+    ]
+    again, _ = run_qtable(tmp_path / "again", QLearningConfig(episodes=120, seed=5))
+    assert np.array_equal(again.q, result.q)
+    assert (tmp_path / "again" / "qtable.csv").read_bytes() == (tmp_path / "run" / "qtable.csv").read_bytes()
 
-    app = typer.Typer()
-    app.command("qtable")(qtable_cli.qtable)
-    return app
 
-
-def test_cli_json_writes_files(tmp_path):
+def test_cli_json_writes_files(run_cli, tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(_cli(), ["--episodes", "150", "--out", str(out), "--json", "--seed", "2"])
-    assert result.exit_code == 0, result.output
-    lines = result.stdout.strip().splitlines()
+    code, stdout, err = run_cli("qtable", "--episodes", 150, "--out", out, "--json", "--seed", 2)
+    assert code == 0, err
+    lines = stdout.strip().splitlines()
     assert len(lines) == 1
     summary = json.loads(lines[0])
     for key in ("episodes", "success", "greedy_path_length", "mean_return_last_50", "out", "policy_png"):
@@ -250,27 +258,39 @@ def test_cli_json_writes_files(tmp_path):
     assert rows[0] == "state,row,col,cell,up,right,down,left" and len(rows) == 1 + 35
 
 
-def test_cli_prints_policy_with_custom_map(tmp_path):
+def test_cli_defaults_are_the_configs(run_cli, tmp_path):
+    code, stdout, err = run_cli("qtable", "--out", tmp_path, "--json", "-q")
+    assert code == 0, err
+    saved = json.loads(stdout.strip().splitlines()[-1])["config"]
+    assert saved == dataclasses.asdict(QLearningConfig())
+
+
+def test_cli_prints_policy_with_custom_map(run_cli, tmp_path):
     grid = tmp_path / "tiny.txt"
     grid.write_text("S..\n.#X\n..G\n")
-    result = CliRunner().invoke(_cli(), ["--map", str(grid), "--episodes", "60", "--out", str(tmp_path / "o")])
-    assert result.exit_code == 0, result.output
-    assert "greedy policy" in result.stdout and "█" in result.stdout and "state values" in result.stdout
+    code, stdout, err = run_cli("qtable", "--map", grid, "--episodes", 60, "--out", tmp_path / "o")
+    assert code == 0, err
+    assert "greedy policy" in stdout and "█" in stdout and "state values" in stdout
 
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
         (["--map", "no/such/map.txt"], "map file not found"),
+        (["--map", "MAP"], "no goal"),
         (["--alpha", "0"], "alpha"),
         (["--gamma", "2"], "gamma"),
         (["--slip", "1"], "slip"),
         (["--episodes", "0"], "episodes"),
         (["--device", "tpu"], "--device"),
+        (["--episodes", "many"], "--episodes"),
     ],
 )
-def test_cli_bad_input_is_a_user_error(tmp_path, args, fragment):
-    result = CliRunner().invoke(_cli(), [*args, "--out", str(tmp_path / "o")])
-    assert result.exit_code != 0
-    assert isinstance(result.exception, UserError) and fragment in str(result.exception)
+def test_cli_bad_input_is_one_error_line_and_exit_2(run_cli, tmp_path, args, fragment):
+    (tmp_path / "MAP").write_text("S..\n.#.\n")
+    args = [str(tmp_path / "MAP") if a == "MAP" else a for a in args]
+    code, stdout, err = run_cli("qtable", *args, "--out", tmp_path / "o")
+    assert code == 2, err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert fragment in err
     assert not (tmp_path / "o").exists()  # nothing half-written

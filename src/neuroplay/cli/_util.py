@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI sub-apps: JSON output, devices, progress bars, display checks."""
+"""Helpers shared by the CLI sub-apps: JSON output, devices, run directories, resumed runs, Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from neuroplay.common.errors import UserError
+from neuroplay.common.runtime import DEVICES
 
 SEED = typer.Option(0, "--seed", help="Random seed; the same seed gives the same result.")
-DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
+DEVICE = typer.Option("auto", "--device", help=f"{', '.join(DEVICES[:-1])} or {DEVICES[-1]}.")
 JSON = typer.Option(False, "--json", help="Print one JSON object on stdout as the last line.")
 
 
@@ -40,8 +41,9 @@ def emit_json(obj: dict) -> None:
 
 
 def check_device(device: str) -> str:
-    if device not in ("auto", "cpu", "cuda"):
-        raise UserError(f"--device must be auto, cpu or cuda, not {device!r}")
+    """``device`` if it is one of :data:`~neuroplay.common.runtime.DEVICES`, else a :class:`UserError`."""
+    if device not in DEVICES:
+        raise UserError(f"--device must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]}, not {device!r}")
     return device
 
 
@@ -53,6 +55,7 @@ def has_display() -> bool:
 
 
 def parse_ints(text: str, what: str) -> tuple[int, ...]:
+    """``"128,64"`` -> ``(128, 64)``; anything but positive integers is a :class:`UserError` naming ``what``."""
     try:
         values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
     except ValueError:
@@ -72,16 +75,31 @@ def new_run_dir(out: Path | None, default: Path, force: bool) -> Path:
     return run_dir
 
 
-def resumed_checkpoint(out: Path | None, resume: Path, kind: str, version: int) -> dict:
-    """The checkpoint of the run ``--resume DIR`` continues (checked for a config)."""
-    from neuroplay.common.checkpoint import load_checkpoint
-
+def resume_run_dir(out: Path | None, resume: Path, force: bool) -> Path:
+    """The directory ``--resume DIR`` continues in; ``--out``, when given, must name the same one."""
+    if force:
+        raise UserError("--force starts a run afresh and --resume continues one; give only one of them")
     if out is not None and out.resolve() != resume.resolve():
         raise UserError("--resume DIR continues in DIR; leave out --out or give the same directory")
-    saved = load_checkpoint(resume / "checkpoint.pt", kind, version)
-    if not isinstance(saved.get("config"), dict):
-        raise UserError(f"{resume / 'checkpoint.pt'}: checkpoint has no valid config")
-    return saved
+    return resume
+
+
+def typed_settings(ctx: typer.Context, settings: dict[str, Any], may_change: Collection[str]) -> dict[str, Any]:
+    """The ``settings`` (run settings by parameter name) whose options the user typed, for a resumed
+    run to take over. A typed value counts even when it equals the default; a typed option whose
+    setting may not change on resume (not in ``may_change``) is a :class:`UserError` naming it."""
+    # click's ParameterSource, compared by name: typer vendors its own copy of click, whose enum is
+    # not click.core's, and exports neither
+    typed = [name for name in settings if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"]
+    frozen = [name for name in typed if name not in may_change]
+    if frozen:
+        flags = {p.name: max(p.opts, key=len) for p in ctx.command.params}
+        free = sorted(flags[name] for name in settings if name in may_change)
+        raise UserError(
+            f"{', '.join(flags[name] for name in frozen)} cannot change when resuming a run "
+            f"(it keeps its saved settings; only {', '.join(free)} may change)"
+        )
+    return {name: settings[name] for name in typed}
 
 
 @contextlib.contextmanager

@@ -69,10 +69,11 @@ def _dqn_part(out: Path, seed: int, quiet: bool) -> Section:
 
 
 def _qtable_part(out: Path, seed: int) -> tuple[Section, dict]:
-    from neuroplay.cli.qtable import run_qtable
+    from neuroplay.rl.config import QLearningConfig
     from neuroplay.rl.gridworld import DEFAULT_MAP
+    from neuroplay.rl.qtable_run import run_qtable
 
-    s = run_qtable(out / "qtable", seed=seed)
+    _, s = run_qtable(out / "qtable", QLearningConfig(seed=seed))
     numbers = {
         "greedy policy reaches the goal": str(s["success"]),
         "greedy path length (moves)": str(s["greedy_path_length"]),
@@ -91,9 +92,10 @@ def _qtable_part(out: Path, seed: int) -> tuple[Section, dict]:
 
 
 def _evolve_part(out: Path, seed: int, quiet: bool) -> tuple[Section, dict]:
+    from neuroplay.evo.champion import evaluate_champion
     from neuroplay.evo.config import EvolveConfig
     from neuroplay.evo.flappy import render
-    from neuroplay.evo.ga import evaluate_champion, evolve, load_early_champion
+    from neuroplay.evo.ga import evolve, load_early_champion
 
     run = out / "evolve"
     (run / "checkpoint.pt").unlink(missing_ok=True)  # an earlier demo's run: start afresh

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
-import numpy as np
 import typer
 
 from neuroplay.cli._util import (
@@ -19,11 +17,12 @@ from neuroplay.cli._util import (
     has_display,
     new_run_dir,
     parse_ints,
-    resumed_checkpoint,
+    resume_run_dir,
+    typed_settings,
 )
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
-from neuroplay.rl.config import DQNConfig
+from neuroplay.rl.config import RESUMABLE, DQNConfig
 
 app = typer.Typer(
     help="Deep Q-learning: train a DQN agent (CartPole by default), evaluate it, watch it play.",
@@ -35,6 +34,7 @@ _D = DQNConfig()  # the CLI's defaults are the library's defaults
 
 @app.command("train")
 def train_cmd(
+    ctx: typer.Context,
     out: Path = typer.Option(
         None, "--out", "-o", help="Run directory for metrics.csv, plots, checkpoint.pt, model.pt [default: runs/dqn]."
     ),
@@ -44,7 +44,7 @@ def train_cmd(
         help="Continue the run in this directory with its saved settings; --total-steps may raise the budget.",
     ),
     force: bool = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run."),
-    env: str = typer.Option(_D.env_id, "--env", help="Any gymnasium env with Box observations, Discrete actions."),
+    env_id: str = typer.Option(_D.env_id, "--env", help="Any gymnasium env with Box observations, Discrete actions."),
     total_steps: int = typer.Option(_D.total_steps, "--total-steps", help="Step budget (environment steps)."),
     num_envs: int = typer.Option(_D.num_envs, "--num-envs", help="Environments stepped together."),
     hidden: str = typer.Option(",".join(map(str, _D.hidden)), "--hidden", help="Hidden layer sizes of the Q-network."),
@@ -70,24 +70,26 @@ def train_cmd(
     target_update: str = typer.Option(
         _D.target_update, "--target-update", help="hard (copy) or soft (Polyak) target update."
     ),
-    target_interval: int = typer.Option(
+    target_update_interval: int = typer.Option(
         _D.target_update_interval, "--target-interval", help="Updates between hard target copies."
     ),
     tau: float = typer.Option(_D.tau, "--tau", help="Soft target update rate."),
     eps_start: float = typer.Option(_D.eps_start, "--eps-start"),
     eps_end: float = typer.Option(_D.eps_end, "--eps-end"),
-    eps_steps: int = typer.Option(_D.eps_duration, "--eps-steps", help="Steps over which epsilon decays."),
+    eps_duration: int = typer.Option(_D.eps_duration, "--eps-steps", help="Steps over which epsilon decays."),
     eps_schedule: str = typer.Option(_D.eps_schedule, "--eps-schedule", help="linear or exponential."),
     eval_every: int = typer.Option(_D.eval_every, "--eval-every", help="Steps between greedy evaluations."),
     eval_episodes: int = typer.Option(_D.eval_episodes, "--eval-episodes"),
-    threshold: float = typer.Option(
+    solve_threshold: float = typer.Option(
         _D.solve_threshold, "--threshold", help="Mean greedy return that counts as solved."
     ),
-    patience: int = typer.Option(
+    solve_patience: int = typer.Option(
         _D.solve_patience, "--patience", help="Passing evaluations in a row that stop training."
     ),
     checkpoint_every: int = typer.Option(_D.checkpoint_every, "--checkpoint-every", help="Steps between checkpoints."),
-    threads: int = typer.Option(_D.torch_threads, "--threads", help="torch CPU threads (1 is fastest for small nets)."),
+    torch_threads: int = typer.Option(
+        _D.torch_threads, "--threads", help="torch CPU threads (1 is fastest for small nets)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     seed: int = SEED,
     device: str = DEVICE,
@@ -98,62 +100,20 @@ def train_cmd(
     Ctrl-C saves a checkpoint; `--resume DIR` continues it with the same result as an
     uninterrupted run.
     """
-    from neuroplay.rl.dqn import DQN, DQNConfig
+    from neuroplay.rl.dqn import DQN
 
     check_device(device)
-    if resume is not None:
-        run_dir = resume
-        from neuroplay.rl.dqn import CHECKPOINT_KIND, FORMAT_VERSION
-
-        saved = resumed_checkpoint(out, resume, CHECKPOINT_KIND, FORMAT_VERSION)
-        try:
-            config = DQNConfig.from_dict({**saved["config"], "device": device})
-        except TypeError as exc:
-            raise UserError(f"invalid config in checkpoint ({exc})") from None
-        if not isinstance(saved.get("counters"), dict):
-            raise UserError(f"{run_dir / 'checkpoint.pt'}: checkpoint is incomplete")
-        if saved["counters"].get("solved"):
-            raise UserError(f"the run in {run_dir} is already solved; its model is {run_dir / 'model.pt'}")
-    else:
+    # the run's settings: the parameters named after DQNConfig fields (all of them have one)
+    settings = {name: value for name, value in ctx.params.items() if name in DQNConfig.__dataclass_fields__}
+    settings["hidden"] = parse_ints(hidden, "--hidden")
+    settings["max_grad_norm"] = max_grad_norm if max_grad_norm > 0 else None
+    if resume is None:
         run_dir = new_run_dir(out, Path("runs") / "dqn", force)
-        config = DQNConfig(
-            env_id=env,
-            seed=seed,
-            num_envs=num_envs,
-            hidden=parse_ints(hidden, "--hidden"),
-            dueling=dueling,
-            gamma=gamma,
-            n_step=n_step,
-            double=double,
-            loss=loss,
-            optimizer=optimizer,
-            lr=lr,
-            max_grad_norm=max_grad_norm if max_grad_norm > 0 else None,
-            batch_size=batch_size,
-            buffer_size=buffer_size,
-            learning_starts=learning_starts,
-            train_freq=train_freq,
-            gradient_steps=gradient_steps,
-            target_update=target_update,
-            target_update_interval=target_interval,
-            tau=tau,
-            eps_start=eps_start,
-            eps_end=eps_end,
-            eps_duration=eps_steps,
-            eps_schedule=eps_schedule,
-            total_steps=total_steps,
-            eval_every=eval_every,
-            eval_episodes=eval_episodes,
-            solve_threshold=threshold,
-            solve_patience=patience,
-            checkpoint_every=checkpoint_every,
-            device=device,
-            torch_threads=threads,
-        )
-    if resume is not None and total_steps != _D.total_steps:
-        config = dataclasses.replace(config, total_steps=total_steps)
-
-    agent = DQN(config)
+        agent = DQN(DQNConfig(**settings))
+    else:  # the saved settings, but for those typed here that may change (--device: where it runs now)
+        run_dir = resume_run_dir(out, resume, force)
+        agent = DQN.resume(run_dir, **{"device": device, **typed_settings(ctx, settings, RESUMABLE)})
+    config = agent.config
     with ctrl_c_stops() as stop_requested, make_progress(disable=quiet) as progress:
         task = progress.add_task("dqn", total=config.total_steps, status="")
 
@@ -249,6 +209,8 @@ def play_cmd(
     json_out: bool = JSON,
 ) -> None:
     """Watch the agent: a window where a display exists, or a GIF with --gif."""
+    import numpy as np
+
     from neuroplay.rl.dqn import DQN
     from neuroplay.rl.playback import record_gif, show_window
 

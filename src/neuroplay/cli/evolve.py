@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -18,11 +17,12 @@ from neuroplay.cli._util import (
     has_display,
     new_run_dir,
     parse_ints,
-    resumed_checkpoint,
+    resume_run_dir,
+    typed_settings,
 )
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
-from neuroplay.evo.config import EvolveConfig
+from neuroplay.evo.config import RESUMABLE, EvolveConfig
 
 app = typer.Typer(
     help="Neuro-evolution: a population of tiny neural nets learns to play Flappy Bird.",
@@ -41,8 +41,13 @@ def champ_deaths(champ, config: EvolveConfig) -> int | None:
 
 @app.command("train")
 def train_cmd(
+    ctx: typer.Context,
     out: Path = typer.Option(None, "--out", "-o", help="Run directory [default: runs/evolve]."),
-    resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory with its saved settings."),
+    resume: Path = typer.Option(
+        None,
+        "--resume",
+        help="Continue the run in this directory with its saved settings; --generations may raise the budget.",
+    ),
     force: bool = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run."),
     algorithm: str = typer.Option(_D.algorithm, "--algorithm", help="default (reliable) or classic (the original)."),
     population: int = typer.Option(
@@ -86,39 +91,18 @@ def train_cmd(
 ) -> None:
     """Evolve birds until a champion passes --target-pipes (on unseen courses too, for the
     default algorithm). Ctrl-C saves a checkpoint; --resume continues exactly."""
-    from neuroplay.evo.ga import CHECKPOINT_KIND, FORMAT_VERSION, evolve
+    from neuroplay.evo.ga import evolve, resume_config
 
     check_device(device)
-    if resume is not None:
-        run_dir = resume
-        saved = resumed_checkpoint(out, resume, CHECKPOINT_KIND, FORMAT_VERSION)
-        config = EvolveConfig.from_dict(saved["config"])
-        if generations != _D.generations:
-            config = dataclasses.replace(config, generations=generations)
-        if saved.get("solved"):
-            raise UserError(f"the run in {run_dir} is already solved; its champion is {run_dir / 'champion.pt'}")
-    else:
+    # the run's settings: the parameters named after EvolveConfig fields
+    settings = {name: value for name, value in ctx.params.items() if name in EvolveConfig.__dataclass_fields__}
+    settings["hidden"] = parse_ints(hidden, "--hidden")
+    if resume is None:
         run_dir = new_run_dir(out, Path("runs") / "evolve", force)
-        config = EvolveConfig(
-            algorithm=algorithm,
-            population=population,
-            hidden=parse_ints(hidden, "--hidden"),
-            generations=generations,
-            seed=seed,
-            pipe_bonus=pipe_bonus,
-            target_pipes=target_pipes,
-            courses=courses,
-            hard_courses=hard_courses,
-            train_pipes=train_pipes,
-            elite=elite,
-            tournament=tournament,
-            crossover_rate=crossover_rate,
-            candidates=candidates,
-            evidence_courses=evidence_courses,
-            validation_courses=validation_courses,
-            mutation_rate=mutation_rate,
-            mutation_scale=mutation_scale,
-        )
+        config = EvolveConfig(**settings)
+    else:  # the saved settings, but for those typed here that may change
+        run_dir = resume_run_dir(out, resume, force)
+        config = resume_config(run_dir, **typed_settings(ctx, settings, RESUMABLE))
 
     evaluation = nullcontext()  # evaluate locally, or on Ray (shut down afterwards if started here)
     if ray is not None:
@@ -192,7 +176,7 @@ def eval_cmd(
     json_out: bool = JSON,
 ) -> None:
     """Fly the champion on N fresh courses and count the pipes it passes on each."""
-    from neuroplay.evo.ga import evaluate_champion, load_champion
+    from neuroplay.evo.champion import evaluate_champion, load_champion
 
     check_device(device)
     if not 1 <= courses <= 10_000:
@@ -245,7 +229,7 @@ def play_cmd(
         return
     if path is None:
         raise UserError("give a champion.pt or run directory to play (or --human to play yourself)")
-    from neuroplay.evo.ga import load_champion
+    from neuroplay.evo.champion import load_champion
 
     champion = load_champion(path)
     act = champion.policy()

@@ -6,9 +6,12 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from neuroplay.common.errors import UserError
+from neuroplay.common.errors import UserError, check
 
 ALGORITHMS = ("default", "classic")
+# what a resumed run may change: its generation budget. Every other setting shapes the saved
+# population, elites and records, which are only valid for the settings that made them.
+RESUMABLE = frozenset({"generations"})
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,6 @@ class EvolveConfig:
     mutation_scale: float | None = None
 
     def __post_init__(self) -> None:
-        def need(cond: bool, msg: str) -> None:
-            if not cond:
-                raise UserError(msg)
-
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if self.population is None:
             object.__setattr__(self, "population", 100 if self.algorithm == "classic" else 1000)
@@ -70,40 +69,43 @@ class EvolveConfig:
             object.__setattr__(self, "evidence_pipes", 20 * self.target_pipes)
         if self.mutation_scale is None:
             object.__setattr__(self, "mutation_scale", 0.5 if self.algorithm == "classic" else 3.0)
-        need(self.algorithm in ALGORITHMS, f"algorithm must be one of {', '.join(ALGORITHMS)}, not {self.algorithm!r}")
-        need(2 <= self.population <= 1_000_000, f"population must be between 2 and 1000000, got {self.population}")
-        need(len(self.hidden) >= 1 and all(1 <= h <= 4096 for h in self.hidden), "hidden sizes must be in 1..4096")
-        need(1 <= self.generations <= 10_000_000, "generations must be >= 1")
-        need(math.isfinite(self.pipe_bonus) and self.pipe_bonus >= 0, "pipe_bonus must be >= 0")
-        need(1 <= self.target_pipes <= 10_000_000, "target_pipes must be >= 1")
-        need(1 <= self.courses <= 1000, "courses must be in 1..1000")
-        need(math.isfinite(self.miss_penalty) and self.miss_penalty >= 0, "miss_penalty must be >= 0")
-        need(0 <= self.hard_courses <= 1000, "hard_courses must be in 0..1000")
-        need(1 <= self.train_pipes <= 10_000_000, "train_pipes must be >= 1")
-        need(0 <= self.elite < self.population, "elite must be >= 0 and smaller than the population")
-        need(1 <= self.tournament <= self.population, "tournament size must be in 1..population")
-        need(0.0 <= self.crossover_rate <= 1.0, "crossover_rate must be in [0, 1]")
-        need(1 <= self.validation_courses <= 100_000, "validation_courses must be in 1..100000")
-        need(1 <= self.validation_pipes <= 10_000_000, "validation_pipes must be >= 1")
-        need(0 <= self.validation_deaths <= 100_000, "validation_deaths must be in 0..100000")
-        need(0 <= self.candidates <= 1_000_000, "candidates must be in 0..1000000")
-        need(1 <= self.evidence_courses <= 100_000, "evidence_courses must be in 1..100000")
-        need(0 <= self.evidence_pipes <= 10**12, "evidence_pipes must be >= 0")
-        need(0.0 <= self.parent_elite_rate <= 1.0, "parent_elite_rate must be in [0, 1]")
-        need(0.0 < self.mutation_rate <= 1.0, "mutation_rate must be in (0, 1]")
-        need(math.isfinite(self.mutation_scale) and self.mutation_scale > 0, "mutation_scale must be > 0")
+        check(self.algorithm in ALGORITHMS, f"algorithm must be one of {', '.join(ALGORITHMS)}, not {self.algorithm!r}")
+        check(2 <= self.population <= 1_000_000, f"population must be between 2 and 1000000, got {self.population}")
+        check(len(self.hidden) >= 1 and all(1 <= h <= 4096 for h in self.hidden), "hidden sizes must be in 1..4096")
+        check(1 <= self.generations <= 10_000_000, "generations must be >= 1")
+        check(math.isfinite(self.pipe_bonus) and self.pipe_bonus >= 0, "pipe_bonus must be >= 0")
+        check(1 <= self.target_pipes <= 10_000_000, "target_pipes must be >= 1")
+        check(1 <= self.courses <= 1000, "courses must be in 1..1000")
+        check(math.isfinite(self.miss_penalty) and self.miss_penalty >= 0, "miss_penalty must be >= 0")
+        check(0 <= self.hard_courses <= 1000, "hard_courses must be in 0..1000")
+        check(1 <= self.train_pipes <= 10_000_000, "train_pipes must be >= 1")
+        check(0 <= self.elite < self.population, "elite must be >= 0 and smaller than the population")
+        check(1 <= self.tournament <= self.population, "tournament size must be in 1..population")
+        check(0.0 <= self.crossover_rate <= 1.0, "crossover_rate must be in [0, 1]")
+        check(1 <= self.validation_courses <= 100_000, "validation_courses must be in 1..100000")
+        check(1 <= self.validation_pipes <= 10_000_000, "validation_pipes must be >= 1")
+        check(0 <= self.validation_deaths <= 100_000, "validation_deaths must be in 0..100000")
+        check(0 <= self.candidates <= 1_000_000, "candidates must be in 0..1000000")
+        check(1 <= self.evidence_courses <= 100_000, "evidence_courses must be in 1..100000")
+        check(0 <= self.evidence_pipes <= 10**12, "evidence_pipes must be >= 0")
+        check(0.0 <= self.parent_elite_rate <= 1.0, "parent_elite_rate must be in [0, 1]")
+        check(0.0 < self.mutation_rate <= 1.0, "mutation_rate must be in (0, 1]")
+        check(math.isfinite(self.mutation_scale) and self.mutation_scale > 0, "mutation_scale must be > 0")
 
     @property
     def sizes(self) -> tuple[int, ...]:
+        """Layer sizes of every bird's network: 3 inputs, the hidden layers, 1 output (flap)."""
         return (3, *self.hidden, 1)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain values (lists, not tuples), as a checkpoint stores them."""
         d = asdict(self)
         d["hidden"] = list(self.hidden)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EvolveConfig:
+        """The inverse of :meth:`to_dict`; unknown or ill-typed settings are a :class:`UserError`."""
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise UserError(f"unknown evolution settings: {', '.join(sorted(unknown))}")
@@ -112,5 +114,13 @@ class EvolveConfig:
         except TypeError as exc:
             raise UserError(f"invalid evolution settings ({exc})") from None
 
-    def with_budget(self, generations: int) -> EvolveConfig:
-        return replace(self, generations=generations)
+    def for_resume(self, **overrides: Any) -> EvolveConfig:
+        """These (saved) settings with ``overrides`` for a resumed run: a setting in
+        :data:`RESUMABLE` takes its new value; any other must equal the saved one."""
+        unknown = set(overrides) - set(self.__dataclass_fields__)
+        check(not unknown, f"unknown evolution settings: {', '.join(sorted(unknown))}")
+        new = replace(self, **overrides)
+        for name in sorted(set(overrides) - RESUMABLE):
+            saved = getattr(self, name)
+            check(getattr(new, name) == saved, f"{name} cannot change when resuming a run (it was saved as {saved!r})")
+        return new

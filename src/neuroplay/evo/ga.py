@@ -27,18 +27,18 @@ import numpy as np
 import torch
 
 from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
-from neuroplay.common.errors import UserError
+from neuroplay.common.errors import UserError, check
 from neuroplay.common.io import write_csv
 from neuroplay.common.seeding import derive_seed, rng_state, set_rng_state
 from neuroplay.evo import operators as ops
-from neuroplay.evo.config import EvolveConfig
+from neuroplay.evo.champion import Champion, save_champion
+from neuroplay.evo.config import RESUMABLE, EvolveConfig
 from neuroplay.evo.flappy.world import Course
 from neuroplay.evo.population import MLPShape, fly
 
-CHAMPION_KIND = "neuroplay.evo.champion"
 CHECKPOINT_KIND = "neuroplay.evo.checkpoint"
 FORMAT_VERSION = 2  # run checkpoints (2: the default algorithm's elites and records)
-CHAMPION_VERSION = 1  # champion files (unchanged, so older champions still load)
+# (stream 4 is the champion's evaluation courses, see evo/champion.py)
 TRAIN_STREAM, VALIDATION_STREAM, HARD_STREAM, EVIDENCE_STREAM = 2, 3, 5, 6  # derive_seed(seed, stream, generation, k)
 WARM_PIPES = 2  # deaths before this many pipes count as the course start's
 
@@ -47,57 +47,9 @@ Evaluator = Callable[[np.ndarray, list, int], tuple[np.ndarray, np.ndarray, np.n
 
 
 @dataclass
-class Champion:
-    """A bird worth keeping: its genome and how it did."""
-
-    genome: np.ndarray
-    sizes: tuple[int, ...]
-    generation: int
-    train_pipes: list[int]
-    validation_pipes: list[int] = field(default_factory=list)
-
-    @property
-    def score(self) -> tuple:
-        # validated birds first (by their worst course), then training pipes
-        v = min(self.validation_pipes) if self.validation_pipes else -1
-        return (v, min(self.train_pipes))
-
-    def to_dict(self) -> dict:
-        return {
-            "genome": torch.from_numpy(self.genome.copy()),
-            "sizes": list(self.sizes),
-            "generation": self.generation,
-            "train_pipes": list(self.train_pipes),
-            "validation_pipes": list(self.validation_pipes),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Champion:
-        return cls(
-            d["genome"].numpy().copy(),
-            tuple(d["sizes"]),
-            int(d["generation"]),
-            list(d["train_pipes"]),
-            list(d["validation_pipes"]),
-        )
-
-    @property
-    def shape(self) -> MLPShape:
-        return MLPShape(self.sizes)
-
-    def policy(self) -> Callable[[np.ndarray], np.ndarray]:
-        """``obs (n, 3) -> flap (n,)`` for any number of copies of this bird."""
-        shape = self.shape
-
-        def act(obs: np.ndarray) -> np.ndarray:
-            layers = shape.unpack(np.repeat(self.genome[None, :], len(obs), axis=0))
-            return shape.flap(layers, obs)
-
-        return act
-
-
-@dataclass
 class EvolveResult:
+    """What :func:`evolve` returns."""
+
     solved: bool
     generations: int
     wall_seconds: float
@@ -106,25 +58,6 @@ class EvolveResult:
     interrupted: bool = False
     champion_path: str | None = None
     stats: list[dict] = field(default_factory=list)
-
-
-def save_champion(path: str | os.PathLike[str], champion: Champion, config: EvolveConfig) -> None:
-    save_checkpoint(path, CHAMPION_KIND, CHAMPION_VERSION, {"champion": champion.to_dict(), "config": config.to_dict()})
-
-
-def load_champion(path: str | os.PathLike[str]) -> Champion:
-    """Load ``champion.pt`` (or a run directory holding one)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "champion.pt"
-    data = load_checkpoint(path, CHAMPION_KIND, CHAMPION_VERSION)
-    try:
-        champ = Champion.from_dict(data["champion"])
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise UserError(f"{path}: champion is incomplete ({str(exc)[:100]})") from None
-    if champ.genome.shape != (champ.shape.n_params,) or len(champ.sizes) < 2 or champ.sizes[0] != 3:
-        raise UserError(f"{path}: champion weights do not match its layer sizes {champ.sizes}")
-    return champ
 
 
 def load_early_champion(path: str | os.PathLike[str]) -> Champion:
@@ -139,10 +72,29 @@ def load_early_champion(path: str | os.PathLike[str]) -> Champion:
         raise UserError(f"{run_dir / 'checkpoint.pt'} holds no first-generation bird to compare with") from None
 
 
-def evaluate_champion(champion: Champion, courses: int, max_pipes: int, seed: int) -> np.ndarray:
-    """Pipes passed by the champion on ``courses`` fresh courses (capped at ``max_pipes``)."""
-    seeds = [derive_seed(seed, 4, k) for k in range(courses)]
-    return fly(champion.shape, champion.genome[None, :], seeds, max_pipes)[1][0]
+def resume_config(run_dir: str | os.PathLike[str], **overrides) -> EvolveConfig:
+    """The settings the unfinished run in ``run_dir`` continues with: the saved ones, with
+    ``overrides`` (only the settings in :data:`neuroplay.evo.config.RESUMABLE`, the generation
+    budget, may change; see :meth:`EvolveConfig.for_resume`). A solved run is refused."""
+    run_dir = Path(run_dir)
+    path = run_dir / "checkpoint.pt"
+    data = load_checkpoint(path, CHECKPOINT_KIND, FORMAT_VERSION)
+    check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
+    check(not data.get("solved"), f"the run in {run_dir} is already solved; its champion is {run_dir / 'champion.pt'}")
+    return EvolveConfig.from_dict(data["config"]).for_resume(**overrides)
+
+
+def resume_evolution(
+    run_dir: str | os.PathLike[str],
+    callback: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    evaluator: Evaluator | None = None,
+    **overrides,
+) -> EvolveResult:
+    """Continue the run in ``run_dir`` (see :func:`resume_config` for ``overrides``); ends exactly
+    where the uninterrupted run would have."""
+    config = resume_config(run_dir, **overrides)
+    return evolve(config, run_dir, callback, should_stop, resume=True, evaluator=evaluator)
 
 
 def evolve(
@@ -383,14 +335,12 @@ class _Run:
         write_csv(self.out / "stats.csv", self.stats)
 
     def _load(self) -> None:
-        if self.out is None:
-            raise UserError("resume needs the run directory")
+        check(self.out is not None, "resume needs the run directory")
         path = self.out / "checkpoint.pt"
         data = load_checkpoint(path, CHECKPOINT_KIND, FORMAT_VERSION)
-        if not isinstance(data.get("config"), dict):
-            raise UserError(f"{path}: checkpoint has no valid config")
+        check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
         saved = EvolveConfig.from_dict(data["config"])
-        if replace(saved, generations=self.c.generations) != self.c:
+        if replace(saved, **{name: getattr(self.c, name) for name in RESUMABLE}) != self.c:
             raise UserError(f"{path} was written with different settings; resume with the same ones")
         try:
             genomes = data["genomes"].numpy().copy()

@@ -1,13 +1,17 @@
-"""The settings of a DQN run (kept free of heavy imports so the CLI can read the defaults)."""
+"""The settings of the RL runs: DQN and tabular Q-learning (no heavy imports, so the CLI can read the defaults)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from neuroplay.common.errors import UserError
+from neuroplay.common.errors import UserError, check
 from neuroplay.rl.schedules import EpsilonSchedule
+
+# what a resumed DQN run may change: where it runs, for how long, how often it evaluates and
+# checkpoints. Everything else defines the experiment, and the saved state is only valid for it.
+RESUMABLE = frozenset({"total_steps", "eval_every", "eval_episodes", "checkpoint_every", "device", "torch_threads"})
 
 
 @dataclass(frozen=True)
@@ -52,51 +56,98 @@ class DQNConfig:
     torch_threads: int | None = 1
 
     def __post_init__(self) -> None:
-        def need(cond: bool, msg: str) -> None:
-            if not cond:
-                raise UserError(msg)
-
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        need(len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), "hidden sizes must be positive integers")
-        need(self.num_envs >= 1, "num_envs must be >= 1")
-        need(0.0 < self.gamma <= 1.0, "gamma must be in (0, 1]")
-        need(self.n_step >= 1, "n_step must be >= 1")
-        need(self.loss in ("huber", "mse"), f"loss must be huber or mse, not {self.loss!r}")
-        need(self.optimizer in ("adam", "sgd"), f"optimizer must be adam or sgd, not {self.optimizer!r}")
-        need(self.lr > 0 and math.isfinite(self.lr), "lr must be a positive number")
-        need(self.max_grad_norm is None or self.max_grad_norm > 0, "max_grad_norm must be > 0")
-        need(self.batch_size >= 1, "batch_size must be >= 1")
-        need(self.buffer_size >= self.batch_size, "buffer_size must be >= batch_size")
-        need(self.learning_starts >= 0, "learning_starts must be >= 0")
-        need(self.train_freq >= 1 and self.gradient_steps >= 0, "train_freq must be >= 1, gradient_steps >= 0")
-        need(self.target_update in ("hard", "soft"), "target_update must be hard or soft")
-        need(self.target_update_interval >= 1, "target_update_interval must be >= 1")
-        need(0.0 < self.tau <= 1.0, "tau must be in (0, 1]")
+        check(len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), "hidden sizes must be positive integers")
+        check(self.num_envs >= 1, "num_envs must be >= 1")
+        check(0.0 < self.gamma <= 1.0, "gamma must be in (0, 1]")
+        check(self.n_step >= 1, "n_step must be >= 1")
+        check(self.loss in ("huber", "mse"), f"loss must be huber or mse, not {self.loss!r}")
+        check(self.optimizer in ("adam", "sgd"), f"optimizer must be adam or sgd, not {self.optimizer!r}")
+        check(self.lr > 0 and math.isfinite(self.lr), "lr must be a positive number")
+        check(self.max_grad_norm is None or self.max_grad_norm > 0, "max_grad_norm must be > 0")
+        check(self.batch_size >= 1, "batch_size must be >= 1")
+        check(self.buffer_size >= self.batch_size, "buffer_size must be >= batch_size")
+        check(self.learning_starts >= 0, "learning_starts must be >= 0")
+        check(self.train_freq >= 1 and self.gradient_steps >= 0, "train_freq must be >= 1, gradient_steps >= 0")
+        check(self.target_update in ("hard", "soft"), "target_update must be hard or soft")
+        check(self.target_update_interval >= 1, "target_update_interval must be >= 1")
+        check(0.0 < self.tau <= 1.0, "tau must be in (0, 1]")
         try:
             EpsilonSchedule(self.eps_start, self.eps_end, self.eps_duration, self.eps_schedule)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        need(self.total_steps >= 1, "total_steps must be >= 1")
-        need(self.eval_every >= 1, "eval_every must be >= 1")
-        need(self.eval_episodes >= 1, "eval_episodes must be >= 1")
-        need(self.solve_patience >= 1, "solve_patience must be >= 1")
-        need(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
-        need(self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda")
-        need(self.torch_threads is None or self.torch_threads >= 1, "torch_threads must be >= 1")
+        check(self.total_steps >= 1, "total_steps must be >= 1")
+        check(self.eval_every >= 1, "eval_every must be >= 1")
+        check(self.eval_episodes >= 1, "eval_episodes must be >= 1")
+        check(self.solve_patience >= 1, "solve_patience must be >= 1")
+        check(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
+        check(self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda")
+        check(self.torch_threads is None or self.torch_threads >= 1, "torch_threads must be >= 1")
 
     @property
     def epsilon(self) -> EpsilonSchedule:
+        """The exploration schedule these settings describe."""
         return EpsilonSchedule(self.eps_start, self.eps_end, self.eps_duration, self.eps_schedule)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain values (lists, not tuples), as a checkpoint stores them."""
         d = asdict(self)
         d["hidden"] = list(self.hidden)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DQNConfig:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(d) - known
-        if unknown:
-            raise UserError(f"unknown DQN settings: {', '.join(sorted(unknown))}")
-        return cls(**{**d, "hidden": tuple(d.get("hidden", cls.hidden))})
+        """The inverse of :meth:`to_dict`; unknown or ill-typed settings are a :class:`UserError`."""
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        check(not unknown, f"unknown DQN settings: {', '.join(sorted(unknown))}")
+        try:
+            return cls(**{**d, "hidden": tuple(d.get("hidden", cls.hidden))})
+        except TypeError as exc:
+            raise UserError(f"invalid DQN settings ({exc})") from None
+
+    def for_resume(self, **overrides: Any) -> DQNConfig:
+        """These (saved) settings with ``overrides`` for a resumed run: a setting in
+        :data:`RESUMABLE` takes its new value; any other must equal the saved one."""
+        unknown = set(overrides) - set(self.__dataclass_fields__)
+        check(not unknown, f"unknown DQN settings: {', '.join(sorted(unknown))}")
+        new = replace(self, **overrides)
+        for name in sorted(set(overrides) - RESUMABLE):
+            saved = getattr(self, name)
+            check(getattr(new, name) == saved, f"{name} cannot change when resuming a run (it was saved as {saved!r})")
+        return new
+
+
+@dataclass(frozen=True)
+class QLearningConfig:
+    """Hyper-parameters of one tabular run; epsilon decays linearly per episode then stays at ``eps_end``.
+
+    ``q_init`` is the starting value of every entry: values above the reachable returns
+    ("optimism") push the agent to try everything at least once.
+    """
+
+    episodes: int = 500
+    alpha: float = 0.5
+    gamma: float = 0.95
+    eps_start: float = 1.0
+    eps_end: float = 0.05
+    eps_decay_episodes: int = 300
+    seed: int = 0
+    max_steps: int = 100
+    slip: float = 0.0
+    goal_reward: float = 10.0
+    pit_reward: float = -10.0
+    step_cost: float = -0.1
+    q_init: float = 0.0
+
+    def __post_init__(self) -> None:
+        check(self.episodes >= 1, f"episodes must be >= 1, got {self.episodes}")
+        check(0.0 < self.alpha <= 1.0, f"alpha (learning rate) must be in (0, 1], got {self.alpha}")
+        check(0.0 <= self.gamma <= 1.0, f"gamma (discount) must be in [0, 1], got {self.gamma}")
+        for name in ("eps_start", "eps_end"):
+            value = getattr(self, name)
+            check(0.0 <= value <= 1.0, f"{name.replace('_', '-')} must be in [0, 1], got {value}")
+        check(self.eps_decay_episodes >= 0, f"eps-decay must be >= 0 episodes, got {self.eps_decay_episodes}")
+        check(self.max_steps >= 1, f"max-steps must be >= 1, got {self.max_steps}")
+        check(0.0 <= self.slip < 1.0, f"slip must be in [0, 1), got {self.slip}")
+        rewards = (self.goal_reward, self.pit_reward, self.step_cost, self.q_init)
+        check(all(math.isfinite(v) for v in rewards), "rewards and q_init must be finite numbers")

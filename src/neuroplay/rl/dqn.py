@@ -18,7 +18,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +27,18 @@ import torch
 import torch.nn.functional as F
 
 from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
-from neuroplay.common.errors import UserError
+from neuroplay.common.errors import UserError, check
 from neuroplay.common.io import write_csv
-from neuroplay.common.seeding import derive_seed, rng_state, seed_everything, set_rng_state
+from neuroplay.common.runtime import resolve_device, torch_threads
+from neuroplay.common.seeding import derive_seed, seed_everything
 from neuroplay.rl.config import DQNConfig
-from neuroplay.rl.envs import evaluate_policy, make_vec_env, restore_env, snapshot_env
+from neuroplay.rl.dqn_checkpoint import load_training_state, resumed_config, save_training_state
+from neuroplay.rl.envs import evaluate_policy, make_vec_env
 from neuroplay.rl.optim import Adam
 from neuroplay.rl.qnet import QNetwork
 from neuroplay.rl.replay import NStepAccumulator, ReplayMemory
 
 MODEL_KIND = "neuroplay.dqn.model"
-CHECKPOINT_KIND = "neuroplay.dqn.checkpoint"
 FORMAT_VERSION = 1
 
 # seeds for evaluation episodes are derived from (seed, EVAL_STREAM, index) so they never
@@ -79,16 +80,9 @@ def td_target(
     return reward + discount * best
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but no CUDA device is available")
-    return torch.device(name)
-
-
 class DQN:
-    """A DQN agent: ``DQN(config).train(out_dir)``, ``act(obs)``, ``save(path)``, ``DQN.load(path)``."""
+    """A DQN agent: ``DQN(config).train(out_dir)``, ``act(obs)``, ``save(path)``, ``DQN.load(path)``,
+    ``DQN.resume(run_dir)``."""
 
     def __init__(self, config: DQNConfig | None = None):
         self.config = config or DQNConfig()
@@ -152,13 +146,19 @@ class DQN:
 
     @classmethod
     def _from_config_dict(cls, cfg: Any, device: str, path: Path) -> DQN:
-        if not isinstance(cfg, dict):
-            raise UserError(f"{path}: checkpoint has no valid config")
-        try:
-            config = DQNConfig.from_dict({**cfg, "device": device})
-        except TypeError as exc:
-            raise UserError(f"{path}: invalid config in checkpoint ({exc})") from None
-        return cls(config)
+        check(isinstance(cfg, dict), f"{path}: checkpoint has no valid config")
+        return cls(DQNConfig.from_dict({**cfg, "device": device}))
+
+    @classmethod
+    def resume(cls, run_dir: str | os.PathLike[str], **overrides: Any) -> DQN:
+        """The agent of the unfinished run saved in ``run_dir``, with its saved settings; continue
+        it with ``agent.train(run_dir, resume=True)``.
+
+        ``overrides`` may change the settings in :data:`neuroplay.rl.config.RESUMABLE` (the budget
+        ``total_steps``, evaluation and checkpoint cadence, device, threads); any other must equal
+        its saved value. A run that is already solved is a :class:`UserError`.
+        """
+        return cls(resumed_config(run_dir, **overrides))
 
     # ---- training -------------------------------------------------------------------------
 
@@ -177,13 +177,8 @@ class DQN:
         ``out_dir/checkpoint.pt`` exactly as if never interrupted. ``callback`` receives a
         status dict now and then; ``should_stop`` is polled between steps (Ctrl-C support).
         """
-        threads_before = torch.get_num_threads()
-        if self.config.torch_threads:
-            torch.set_num_threads(self.config.torch_threads)
-        try:
+        with torch_threads(self.config.torch_threads):
             return _Trainer(self, out_dir, callback, should_stop).run(resume)
-        finally:
-            torch.set_num_threads(threads_before)
 
 
 def train(
@@ -203,7 +198,7 @@ class _Trainer:
         self.callback = callback or (lambda info: None)
         self.should_stop = should_stop or (lambda: False)
 
-    # everything that must survive a checkpoint lives in these attributes
+    # everything that must survive a checkpoint lives in these attributes (see rl/dqn_checkpoint.py)
     def _init_state(self) -> None:
         c, agent = self.c, self.agent
         self.rng = seed_everything(c.seed)
@@ -235,7 +230,8 @@ class _Trainer:
         self.t0 = time.perf_counter()
         self._init_state()
         if resume:
-            self._load()
+            check(self.out is not None, "resume needs the run directory")
+            load_training_state(self.out / "checkpoint.pt", self)
         epsilon = c.epsilon
         next_eval = (self.env_steps // c.eval_every + 1) * c.eval_every
         next_ckpt = (self.env_steps // c.checkpoint_every + 1) * c.checkpoint_every
@@ -402,67 +398,5 @@ class _Trainer:
     def _save_checkpoint(self) -> Path | None:
         if self.out is None:
             return None
-        path = self.out / "checkpoint.pt"
-        state = {
-            "config": self.c.to_dict(),
-            "q": self.agent.q.state_dict(),
-            "target": self.target.state_dict(),
-            "optimizer": self.opt.state_dict(),
-            "replay": self.replay.state_dict(),
-            "nstep": self.nstep.state_dict(),
-            "env": snapshot_env(self.env),
-            "obs": torch.from_numpy(np.asarray(self.obs).copy()),
-            "prev_done": torch.from_numpy(self.prev_done.copy()),
-            "ep_return": torch.from_numpy(self.ep_return.copy()),
-            "episode_returns": list(self.episode_returns),
-            "episode_ends": list(self.episode_ends),
-            "counters": {
-                "env_steps": self.env_steps,
-                "updates": self.updates,
-                "vector_steps": self.vector_steps,
-                "evals_done": self.evals_done,
-                "passes": self.passes,
-                "best_eval": self.best_eval,
-                "last_loss": self.last_loss,
-                "elapsed": self.elapsed_before + time.perf_counter() - self.t0,
-                "solved": self.solved,
-                "kept_passed": self.kept_passed,
-            },
-            "kept_q": self.kept_q,
-            "metrics": list(self.metrics),
-            "rng": rng_state(self.rng),
-            "torch_rng": torch.get_rng_state(),
-        }
-        save_checkpoint(path, CHECKPOINT_KIND, FORMAT_VERSION, state)
-        return path
-
-    def _load(self) -> None:
-        if self.out is None:
-            raise UserError("resume needs the run directory")
-        path = self.out / "checkpoint.pt"
-        data = load_checkpoint(path, CHECKPOINT_KIND, FORMAT_VERSION)
-        saved = DQNConfig.from_dict({**data["config"], "device": self.c.device})
-        if replace(saved, total_steps=self.c.total_steps) != self.c:
-            raise UserError(f"{path} was written with different settings; resume with the same ones")
-        try:
-            self.agent.q.load_state_dict(data["q"])
-            self.target.load_state_dict(data["target"])
-            self.opt.load_state_dict(data["optimizer"])
-            self.replay.load_state_dict(data["replay"])
-            self.nstep.load_state_dict(data["nstep"])
-            restore_env(self.env, data["env"])
-            self.obs = data["obs"].numpy().copy()
-            self.prev_done = data["prev_done"].numpy().copy()
-            self.ep_return = data["ep_return"].numpy().copy()
-            self.episode_returns = list(data["episode_returns"])
-            self.episode_ends = list(data["episode_ends"])
-            k = data["counters"]
-            self.env_steps, self.updates, self.vector_steps = k["env_steps"], k["updates"], k["vector_steps"]
-            self.evals_done, self.passes, self.best_eval = k["evals_done"], k["passes"], k["best_eval"]
-            self.last_loss, self.elapsed_before, self.solved = k["last_loss"], k["elapsed"], k["solved"]
-            self.kept_q, self.kept_passed = data["kept_q"], k["kept_passed"]
-            self.metrics = list(data["metrics"])
-            set_rng_state(self.rng, data["rng"])
-            torch.set_rng_state(data["torch_rng"])
-        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-            raise UserError(f"{path}: checkpoint is incomplete or does not match ({str(exc)[:120]})") from None
+        save_training_state(self.out / "checkpoint.pt", self)
+        return self.out / "checkpoint.pt"

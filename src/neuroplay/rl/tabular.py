@@ -8,63 +8,20 @@ steps (truncation) is not the end of the world, so the update still bootstraps t
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from neuroplay.common.errors import UserError
 from neuroplay.common.plots import plt, rolling_mean, save_figure
 from neuroplay.common.seeding import derive_seed
+from neuroplay.rl.config import QLearningConfig
 from neuroplay.rl.gridworld import ARROWS, DEFAULT_MAP, N_ACTIONS, GridMap, GridWorldEnv, Pos, parse_map
 from neuroplay.rl.schedules import EpsilonSchedule
 
 # (episode index, episode return, episode length, epsilon used) -> None
 EpisodeCallback = Callable[[int, float, int, float], None]
-
-
-@dataclass(frozen=True)
-class QLearningConfig:
-    """Hyper-parameters of one run; epsilon decays linearly per episode then stays at ``eps_end``.
-
-    ``q_init`` is the starting value of every entry: values above the reachable returns
-    ("optimism") push the agent to try everything at least once.
-    """
-
-    episodes: int = 500
-    alpha: float = 0.5
-    gamma: float = 0.95
-    eps_start: float = 1.0
-    eps_end: float = 0.05
-    eps_decay_episodes: int = 300
-    seed: int = 0
-    max_steps: int = 100
-    slip: float = 0.0
-    goal_reward: float = 10.0
-    pit_reward: float = -10.0
-    step_cost: float = -0.1
-    q_init: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.episodes < 1:
-            raise UserError(f"episodes must be >= 1, got {self.episodes}")
-        if not 0.0 < self.alpha <= 1.0:
-            raise UserError(f"alpha (learning rate) must be in (0, 1], got {self.alpha}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise UserError(f"gamma (discount) must be in [0, 1], got {self.gamma}")
-        for name in ("eps_start", "eps_end"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise UserError(f"{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
-        if self.eps_decay_episodes < 0:
-            raise UserError(f"eps-decay must be >= 0 episodes, got {self.eps_decay_episodes}")
-        if self.max_steps < 1:
-            raise UserError(f"max-steps must be >= 1, got {self.max_steps}")
-        if not 0.0 <= self.slip < 1.0:
-            raise UserError(f"slip must be in [0, 1), got {self.slip}")
-        if not all(math.isfinite(v) for v in (self.goal_reward, self.pit_reward, self.step_cost, self.q_init)):
-            raise UserError("rewards and q_init must be finite numbers")
 
 
 @dataclass

@@ -1,0 +1,111 @@
+"""A DQN run's ``checkpoint.pt``: the whole training state, so a resumed run continues exactly.
+
+It holds the settings, both networks, the optimiser, the replay memory and n-step queues, the
+environments mid-episode, every counter, the kept model and both random generators: a run
+stopped at any step and resumed ends exactly where the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
+from neuroplay.common.errors import UserError, check
+from neuroplay.common.seeding import rng_state, set_rng_state
+from neuroplay.rl.config import RESUMABLE, DQNConfig
+from neuroplay.rl.envs import restore_env, snapshot_env
+
+if TYPE_CHECKING:
+    from neuroplay.rl.dqn import _Trainer
+
+CHECKPOINT_KIND = "neuroplay.dqn.checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def resumed_config(run_dir: str | os.PathLike[str], **overrides: Any) -> DQNConfig:
+    """The settings the unfinished run in ``run_dir`` continues with: the saved ones, with
+    ``overrides`` (see :meth:`DQNConfig.for_resume`). A run that is already solved is refused."""
+    run_dir = Path(run_dir)
+    path = run_dir / "checkpoint.pt"
+    data = load_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION)
+    check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
+    check(isinstance(data.get("counters"), dict), f"{path}: checkpoint is incomplete")
+    check(
+        not data["counters"].get("solved"),
+        f"the run in {run_dir} is already solved; its model is {run_dir / 'model.pt'}",
+    )
+    return DQNConfig.from_dict(data["config"]).for_resume(**overrides)
+
+
+def save_training_state(path: Path, t: _Trainer) -> None:
+    """Write the state of the running trainer ``t`` to ``path`` (atomically)."""
+    state = {
+        "config": t.c.to_dict(),
+        "q": t.agent.q.state_dict(),
+        "target": t.target.state_dict(),
+        "optimizer": t.opt.state_dict(),
+        "replay": t.replay.state_dict(),
+        "nstep": t.nstep.state_dict(),
+        "env": snapshot_env(t.env),
+        "obs": torch.from_numpy(np.asarray(t.obs).copy()),
+        "prev_done": torch.from_numpy(t.prev_done.copy()),
+        "ep_return": torch.from_numpy(t.ep_return.copy()),
+        "episode_returns": list(t.episode_returns),
+        "episode_ends": list(t.episode_ends),
+        "counters": {
+            "env_steps": t.env_steps,
+            "updates": t.updates,
+            "vector_steps": t.vector_steps,
+            "evals_done": t.evals_done,
+            "passes": t.passes,
+            "best_eval": t.best_eval,
+            "last_loss": t.last_loss,
+            "elapsed": t.elapsed_before + time.perf_counter() - t.t0,
+            "solved": t.solved,
+            "kept_passed": t.kept_passed,
+        },
+        "kept_q": t.kept_q,
+        "metrics": list(t.metrics),
+        "rng": rng_state(t.rng),
+        "torch_rng": torch.get_rng_state(),
+    }
+    save_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, state)
+
+
+def load_training_state(path: Path, t: _Trainer) -> None:
+    """Put the state saved in ``path`` into the freshly initialised trainer ``t``, whose settings
+    must be the saved ones but for those a resumed run may change (:data:`RESUMABLE`)."""
+    data = load_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION)
+    check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
+    saved = DQNConfig.from_dict(data["config"])
+    if replace(saved, **{name: getattr(t.c, name) for name in RESUMABLE}) != t.c:
+        raise UserError(f"{path} was written with different settings; resume with the same ones")
+    try:
+        t.agent.q.load_state_dict(data["q"])
+        t.target.load_state_dict(data["target"])
+        t.opt.load_state_dict(data["optimizer"])
+        t.replay.load_state_dict(data["replay"])
+        t.nstep.load_state_dict(data["nstep"])
+        restore_env(t.env, data["env"])
+        t.obs = data["obs"].numpy().copy()
+        t.prev_done = data["prev_done"].numpy().copy()
+        t.ep_return = data["ep_return"].numpy().copy()
+        t.episode_returns = list(data["episode_returns"])
+        t.episode_ends = list(data["episode_ends"])
+        k = data["counters"]
+        t.env_steps, t.updates, t.vector_steps = k["env_steps"], k["updates"], k["vector_steps"]
+        t.evals_done, t.passes, t.best_eval = k["evals_done"], k["passes"], k["best_eval"]
+        t.last_loss, t.elapsed_before, t.solved = k["last_loss"], k["elapsed"], k["solved"]
+        t.kept_q, t.kept_passed = data["kept_q"], k["kept_passed"]
+        t.metrics = list(data["metrics"])
+        set_rng_state(t.rng, data["rng"])
+        torch.set_rng_state(data["torch_rng"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise UserError(f"{path}: checkpoint is incomplete or does not match ({str(exc)[:120]})") from None

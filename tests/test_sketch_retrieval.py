@@ -11,6 +11,8 @@ import torch
 from PIL import Image
 
 from neuroplay.common.errors import UserError
+from neuroplay.vision import weight_sources as S
+from neuroplay.vision import weights as W
 from neuroplay.vision.sketch import edges as E
 from neuroplay.vision.sketch import retrieve as R
 from neuroplay.vision.sketch.drawing import (
@@ -32,7 +34,7 @@ def cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("neuroplay-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NEUROPLAY_CACHE", str(root))
-        E.fetch_hed()
+        W.fetch("hed")
         yield root
 
 
@@ -75,11 +77,12 @@ def test_hed_port_has_every_weight_of_the_h5_file():
     model = E.load_hed()
     n_model = sum(p.numel() for p in model.parameters())
     sizes = []
-    with h5py.File(E.hed_source_path(), "r") as h5:
+    source = W.source_path(W.WEIGHTS["hed"])
+    with h5py.File(source, "r") as h5:
         h5.visititems(lambda _, obj: sizes.append(obj.size) if isinstance(obj, h5py.Dataset) else None)
     assert n_model == sum(sizes) == E.HED_PARAMS == 14_716_171
-    state = E.read_hed_h5(E.hed_source_path().read_bytes())
-    with h5py.File(E.hed_source_path(), "r") as h5:  # HWIO -> OIHW, no flip
+    state = S.read_hed_h5(source.read_bytes(), "hed", W.hed_shapes())
+    with h5py.File(source, "r") as h5:  # HWIO -> OIHW, no flip
         kernel = np.asarray(h5["block2/layers/conv2d_1/vars/0"])  # block2_conv2
         assert h5["block2/layers/conv2d_1/vars"].attrs["name"] == "block2_conv2"
     assert torch.equal(state["conv2_2.weight"], torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()))
@@ -109,18 +112,20 @@ def test_tampered_hed_source_is_refused(tmp_path, monkeypatch):
     fake = tmp_path / "hed.weights.h5"
     fake.write_bytes(b"not the published file")
     monkeypatch.setenv("NEUROPLAY_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(E, "hed_source_path", lambda: fake)
+    monkeypatch.setattr(W, "source_path", lambda spec: fake)
     with pytest.raises(UserError, match="does not match"):
-        E.fetch_hed()
+        W.fetch("hed")
+    assert W.status("hed").source_state == "tampered" and not W.status("hed").ok
 
 
 def test_damaged_hed_cache_is_remade(tmp_path, monkeypatch, cache):
     monkeypatch.setenv("NEUROPLAY_CACHE", str(tmp_path))
     (tmp_path / "hed.pt").write_bytes((cache / "hed.pt").read_bytes()[:-10] + b"0123456789")
     (tmp_path / "hed.json").write_text((cache / "hed.json").read_text())
+    assert not W.status("hed").verified and "sha256 mismatch" in W.status("hed").cache_problem
     with pytest.warns(RuntimeWarning, match="failed verification"):
-        E.fetch_hed()
-    assert E._read_cached()[0] is not None
+        W.fetch("hed")
+    assert W.status("hed").verified
 
 
 def test_canny_and_the_automatic_fallback(monkeypatch):

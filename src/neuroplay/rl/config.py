@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from neuroplay.common.errors import UserError, check
+from neuroplay.common.settings import settings_for_resume, settings_from_dict
 from neuroplay.rl.schedules import EpsilonSchedule
 
 # what a resumed DQN run may change: where it runs, for how long, how often it evaluates and
@@ -98,23 +99,12 @@ class DQNConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DQNConfig:
         """The inverse of :meth:`to_dict`; unknown or ill-typed settings are a :class:`UserError`."""
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        check(not unknown, f"unknown DQN settings: {', '.join(sorted(unknown))}")
-        try:
-            return cls(**{**d, "hidden": tuple(d.get("hidden", cls.hidden))})
-        except TypeError as exc:
-            raise UserError(f"invalid DQN settings ({exc})") from None
+        return settings_from_dict(cls, d, "DQN", tuples=("hidden",))
 
     def for_resume(self, **overrides: Any) -> DQNConfig:
         """These (saved) settings with ``overrides`` for a resumed run: a setting in
         :data:`RESUMABLE` takes its new value; any other must equal the saved one."""
-        unknown = set(overrides) - set(self.__dataclass_fields__)
-        check(not unknown, f"unknown DQN settings: {', '.join(sorted(unknown))}")
-        new = replace(self, **overrides)
-        for name in sorted(set(overrides) - RESUMABLE):
-            saved = getattr(self, name)
-            check(getattr(new, name) == saved, f"{name} cannot change when resuming a run (it was saved as {saved!r})")
-        return new
+        return settings_for_resume(self, overrides, RESUMABLE, "DQN")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,106 @@
+"""The house rules of docs/ARCHITECTURE.md, checked: who may import whom, and a CLI that starts light."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "neuroplay"
+
+# room -> rooms it may import (besides itself); "vision.sketch" is a room inside "vision"
+ALLOWED = {
+    "common": set(),
+    "rl": {"common"},
+    "evo": {"common"},
+    "vision": {"common"},
+    "vision.sketch": {"common", "vision"},
+    "tour": {"common", "rl", "evo", "vision", "vision.sketch"},
+    "studio": {"common", "rl", "evo", "vision", "vision.sketch", "tour"},
+    "cli": {"common", "rl", "evo", "vision", "vision.sketch", "tour", "studio"},
+}
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "neuroplay" or len(parts) < 2:
+        return None
+    if parts[1] == "vision" and len(parts) > 2 and parts[2] == "sketch":
+        return "vision.sketch"
+    return parts[1]
+
+
+def _imports(path: Path) -> list[tuple[str, bool]]:
+    """``(module, at_top_level)`` for every neuroplay import in the file."""
+    tree = ast.parse(path.read_text())
+    top = set(map(id, tree.body))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            found += [(n, id(node) in top) for n in names if n.startswith("neuroplay")]
+        elif isinstance(node, ast.Import):
+            found += [(a.name, id(node) in top) for a in node.names if a.name.startswith("neuroplay")]
+    return found
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(SRC.parent).with_suffix("")
+    return ".".join(rel.parts).removesuffix(".__init__")
+
+
+def test_rooms_import_only_what_they_may():
+    bad = []
+    for path in sorted(SRC.rglob("*.py")):
+        own = _room(_module_name(path))
+        if own is None:  # neuroplay/__init__.py, __main__.py
+            continue
+        for module, _ in _imports(path):
+            other = _room(module)
+            if other is None or other == own:
+                continue
+            if other not in ALLOWED[own]:
+                bad.append(f"{path.relative_to(SRC)} imports {module}")
+    assert not bad, "\n".join(bad)
+
+
+def test_no_private_names_imported_across_modules():
+    bad = []
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("neuroplay"):
+                bad += [f"{path.relative_to(SRC)}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    assert not bad, "\n".join(bad)
+
+
+def test_files_stay_short():
+    long = {str(p.relative_to(SRC)): n for p in SRC.rglob("*.py") if (n := len(p.read_text().splitlines())) > 450}
+    assert not long, long
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["dqn", "train", "--help"], ["style", "--help"], ["sketch", "--help"]])
+def test_help_imports_no_heavy_package(argv):
+    code = (
+        "import sys\n"
+        "from neuroplay.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('torch', 'numpy', 'gymnasium', 'scipy', 'PIL', 'matplotlib') if m in sys.modules)\n"
+        "print('HEAVY', ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "HEAVY", out[-500:]
+
+
+def test_qtable_runs_without_torch(tmp_path):
+    code = (
+        "import sys\n"
+        "from neuroplay.cli import main\n"
+        f"main(['qtable', '--episodes', '20', '--out', {str(tmp_path / 'q')!r}, '-q'])\n"
+    )
+    wrapper = code.replace("main([", "try:\n    main([").replace("'-q'])\n", "'-q'])\nexcept SystemExit:\n    pass\n")
+    wrapper += "print('TORCH', 'torch' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "TORCH False", out[-500:]
+    assert (tmp_path / "q" / "summary.json").is_file()

@@ -50,7 +50,8 @@ from PIL import Image, ImageDraw
 from neuroplay.common.errors import UserError
 from neuroplay.vision.image import load_image, to_array
 from neuroplay.vision.sketch import drawing
-from neuroplay.vision.sketch.retrieve import RetrievalConfig, index_gallery
+from neuroplay.vision.sketch.config import RetrievalConfig
+from neuroplay.vision.sketch.search import index_gallery
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 HARD = {"keep_length": 0.7, "drop": 0.5, "wobble": 2.0, "jitter": 2.0}  # fewer strokes, shakier, further off

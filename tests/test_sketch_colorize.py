@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from neuroplay.common.errors import UserError
-from neuroplay.vision.sketch.colorize import ColorizeConfig, colorize, part_texture
+from neuroplay.vision.sketch.colorize import colorize, part_texture
+from neuroplay.vision.sketch.config import ColorizeConfig
 from neuroplay.vision.sketch.drawing import builtin_photo, sample_sketch
 
 TINY = ["--size", "96", "--iterations", "3", "--parts", "3", "--quiet"]
@@ -174,3 +175,47 @@ def test_cli_ctrl_c_saves_what_it_has_and_exits_130(run_cli, tmp_path, monkeypat
     assert code == 130, err
     assert json.loads(stdout.strip().splitlines()[-1])["interrupted"] is True
     assert out.is_file() and (tmp_path / "out_sheet.png").is_file()
+
+
+# --- the library pipeline (what the CLI and the studio call) --------------------------------------
+
+
+def test_pipeline_retrieves_from_the_builtin_gallery_colours_and_writes(tmp_path):
+    from neuroplay.vision.image import scaled_size
+    from neuroplay.vision.sketch.pipeline import colorize_from_gallery
+
+    out = tmp_path / "cup.png"
+    events = []
+    config = ColorizeConfig(size=64, parts=3, iterations=(2,), style_size=48)
+    made = colorize_from_gallery("demo:cup", None, config, output=out, progress=events.append)
+    assert made.retrieved.endswith("coffee.png") and made.photo == made.retrieved  # the cup's own photo
+    assert made.retrieval_score > 0 and made.summary["retrieval_score"] == made.retrieval_score
+    assert tuple(made.image.shape[-2:]) == scaled_size(*sample_sketch("cup").shape, 64)
+    assert not made.interrupted and made.summary["regions"] == made.colorized.regions >= 2
+    stages = [e.stage for e in events]
+    assert stages[0] == "index" and stages.index("retrieved") < stages.index("colorize") < stages.index("style")
+    assert stages.count("style") == 2 and events[-1].done == events[-1].total == 2
+    assert made.files == {"output": out, "sheet": tmp_path / "cup_sheet.png", "sidecar": tmp_path / "cup.json"}
+    with Image.open(out) as image:
+        assert image.size == (made.summary["width"], made.summary["height"])
+    assert (tmp_path / "cup_sheet.png").is_file()
+    record = json.loads((tmp_path / "cup.json").read_text())
+    assert record["kind"] == "neuroplay-sketch-colorize" and record["retrieved"] == made.retrieved
+    assert record["config"]["size"] == 64 and record["matches"] == made.summary["matches"]
+
+
+def test_pipeline_with_a_photo_and_no_output_writes_nothing(tmp_path):
+    from neuroplay.vision.sketch.pipeline import colorize_from_gallery
+
+    page, photo = _two_boxes()
+    Image.fromarray((photo * 255).astype(np.uint8)).save(tmp_path / "photo.png")
+    events = []
+    config = ColorizeConfig(size=96, parts=2, iterations=(2,), style_size=64)
+    made = colorize_from_gallery(page, photo=tmp_path / "photo.png", config=config, progress=events.append)
+    assert made.retrieved is None and made.photo == str(tmp_path / "photo.png") and made.files == {}
+    assert "index" not in {e.stage for e in events} and made.summary["regions"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+    before = len(events)
+    with pytest.raises(UserError, match="cannot save"):  # a bad output is refused before any work
+        colorize_from_gallery(page, photo=tmp_path / "photo.png", output=tmp_path / "out.txt", progress=events.append)
+    assert len(events) == before

@@ -14,7 +14,7 @@ from neuroplay.common.errors import UserError
 from neuroplay.vision import weight_sources as S
 from neuroplay.vision import weights as W
 from neuroplay.vision.sketch import edges as E
-from neuroplay.vision.sketch import retrieve as R
+from neuroplay.vision.sketch.config import RetrievalConfig
 from neuroplay.vision.sketch.drawing import (
     SAMPLE_SKETCHES,
     builtin_photo,
@@ -23,9 +23,11 @@ from neuroplay.vision.sketch.drawing import (
     synthetic_sketch,
     trace_strokes,
 )
+from neuroplay.vision.sketch.lines import sketch_edges
+from neuroplay.vision.sketch.search import index_gallery
 
 GALLERY = ("coffee", "chelsea", "rocket", "astronaut", "horse", "camera", "coins", "page")
-CONFIG = R.RetrievalConfig()  # the CLI's defaults, so the CLI test reuses the cached index
+CONFIG = RetrievalConfig()  # the CLI's defaults, so the CLI test reuses the cached index
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def gallery(tmp_path_factory, cache):
 def index(gallery, cache):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NEUROPLAY_CACHE", str(cache))
-        return R.index_gallery(gallery, CONFIG, device="cpu")
+        return index_gallery(gallery, CONFIG, device="cpu")
 
 
 def _rectangle(height=96, width=128):
@@ -180,13 +182,13 @@ def test_synthetic_sketch_is_deterministic_partial_and_wobbly():
 
 
 def test_sketch_edges_and_blank_sketches():
-    lines = R.sketch_edges(sample_sketch("cup", 128), size=128)
+    lines = sketch_edges(sample_sketch("cup", 128), size=128)
     assert lines.dtype == bool and lines.any()
-    inverted = R.sketch_edges(255 - sample_sketch("cup", 128), size=128)
+    inverted = sketch_edges(255 - sample_sketch("cup", 128), size=128)
     assert (lines ^ inverted).mean() < 0.01  # light on dark reads the same
     for blank in (np.full((64, 64), 255, np.uint8), np.zeros((64, 64), np.uint8), np.full((64, 64), 0.5)):
         with pytest.raises(UserError, match="blank"):
-            R.sketch_edges(blank)
+            sketch_edges(blank)
 
 
 def test_retrieval_finds_the_photo_a_sketch_was_drawn_from(index):
@@ -215,24 +217,24 @@ def test_edge_maps_of_indexed_photos(index, gallery):
 
 def test_index_is_cached_and_updated(tmp_path):
     folder = _write_gallery(tmp_path / "g", ("coffee", "horse", "coins"), side=96)
-    cfg = R.RetrievalConfig(edge_size=96)
-    first = R.index_gallery(folder, cfg, device="cpu")
+    cfg = RetrievalConfig(edge_size=96)
+    first = index_gallery(folder, cfg, device="cpu")
     assert (first.stats.added, first.stats.reused) == (3, 0)
-    again = R.index_gallery(folder, cfg, device="cpu")
+    again = index_gallery(folder, cfg, device="cpu")
     assert (again.stats.added, again.stats.reused, again.stats.removed) == (0, 3, 0)
     assert np.array_equal(again.cnn, first.cnn) and np.array_equal(again.chamfer, first.chamfer)
     Image.fromarray(builtin_photo("rocket")).resize((96, 64)).save(folder / "coins.png")  # changed
     (folder / "horse.png").unlink()  # removed
     sub = folder / "more"
     _write_gallery(sub, ("chelsea",), side=96)  # added, in a subfolder
-    third = R.index_gallery(folder, cfg, device="cpu")
+    third = index_gallery(folder, cfg, device="cpu")
     assert (third.stats.added, third.stats.reused, third.stats.removed) == (2, 1, 1)
     assert sorted(p.relative_to(folder).as_posix() for p in third.paths) == [
         "coffee.png",
         "coins.png",
         "more/chelsea.png",
     ]
-    other = R.index_gallery(folder, R.RetrievalConfig(edge_size=96, edges="canny"), device="cpu")
+    other = index_gallery(folder, RetrievalConfig(edge_size=96, edges="canny"), device="cpu")
     assert other.stats.added == 3 and other.method == "canny"  # another edge detector: rebuilt
 
 
@@ -241,11 +243,11 @@ def test_corrupt_files_are_skipped_with_a_warning(tmp_path, run_cli):
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
     (folder / "notes.txt").write_text("not an image, not looked at")
     notes = []
-    built = R.index_gallery(folder, R.RetrievalConfig(edge_size=96), device="cpu", notify=notes.append)
+    built = index_gallery(folder, RetrievalConfig(edge_size=96), device="cpu", notify=notes.append)
     assert len(built) == 2 and len(notes) == 1 and "broken.jpg" in notes[0]
     assert built.stats.skipped[0][0] == "broken.jpg"
     with pytest.warns(RuntimeWarning, match="broken.jpg"):  # still reported when the index is reused
-        R.index_gallery(folder, R.RetrievalConfig(edge_size=96), device="cpu")
+        index_gallery(folder, RetrievalConfig(edge_size=96), device="cpu")
     code, out, err = run_cli("sketch", "index", "--gallery", folder, "--json")
     assert code == 0 and "warning" in err and "broken.jpg" in err
     assert json.loads(out.strip().splitlines()[-1])["skipped"][0]["path"] == "broken.jpg"
@@ -253,16 +255,16 @@ def test_corrupt_files_are_skipped_with_a_warning(tmp_path, run_cli):
 
 def test_galleries_without_usable_images_are_errors(tmp_path):
     with pytest.raises(UserError, match="not found"):
-        R.index_gallery(tmp_path / "missing")
+        index_gallery(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="holds no images"):
-        R.index_gallery(tmp_path / "empty")
+        index_gallery(tmp_path / "empty")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.png").write_bytes(b"garbage")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(UserError, match="no usable images"):
-            R.index_gallery(tmp_path / "bad")
+            index_gallery(tmp_path / "bad")
 
 
 # --- command line -----------------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ from scipy import ndimage
 from skimage.draw import circle_perimeter, disk, line, rectangle, rectangle_perimeter
 
 from neuroplay.common.errors import UserError
+from neuroplay.vision.sketch.alignment import Alignment, align
 from neuroplay.vision.sketch.match import Match, cost_matrix, draw_matches, match_regions, region_colors
-from neuroplay.vision.sketch.segment import Alignment, align, segment_photo, segment_sketch
+from neuroplay.vision.sketch.photo_parts import segment_photo
+from neuroplay.vision.sketch.regions import segment_sketch
 
 
 def _pen(page: np.ndarray, rr: np.ndarray, cc: np.ndarray, width: int = 3) -> None:

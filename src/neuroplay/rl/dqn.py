@@ -178,7 +178,7 @@ class DQN:
         status dict now and then; ``should_stop`` is polled between steps (Ctrl-C support).
         """
         with torch_threads(self.config.torch_threads):
-            return _Trainer(self, out_dir, callback, should_stop).run(resume)
+            return Trainer(self, out_dir, callback, should_stop).run(resume)
 
 
 def train(
@@ -189,7 +189,7 @@ def train(
     return agent, agent.train(out_dir, **kwargs)
 
 
-class _Trainer:
+class Trainer:
     """The state of one training run; :meth:`run` is the whole algorithm, top to bottom."""
 
     def __init__(self, agent: DQN, out_dir, callback, should_stop):

@@ -23,7 +23,7 @@ from neuroplay.rl.config import RESUMABLE, DQNConfig
 from neuroplay.rl.envs import restore_env, snapshot_env
 
 if TYPE_CHECKING:
-    from neuroplay.rl.dqn import _Trainer
+    from neuroplay.rl.dqn import Trainer
 
 CHECKPOINT_KIND = "neuroplay.dqn.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -44,7 +44,7 @@ def resumed_config(run_dir: str | os.PathLike[str], **overrides: Any) -> DQNConf
     return DQNConfig.from_dict(data["config"]).for_resume(**overrides)
 
 
-def save_training_state(path: Path, t: _Trainer) -> None:
+def save_training_state(path: Path, t: Trainer) -> None:
     """Write the state of the running trainer ``t`` to ``path`` (atomically)."""
     state = {
         "config": t.c.to_dict(),
@@ -79,7 +79,7 @@ def save_training_state(path: Path, t: _Trainer) -> None:
     save_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, state)
 
 
-def load_training_state(path: Path, t: _Trainer) -> None:
+def load_training_state(path: Path, t: Trainer) -> None:
     """Put the state saved in ``path`` into the freshly initialised trainer ``t``, whose settings
     must be the saved ones but for those a resumed run may change (:data:`RESUMABLE`)."""
     data = load_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION)

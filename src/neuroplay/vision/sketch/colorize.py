@@ -2,9 +2,10 @@
 
 Top to bottom, :func:`colorize` does:
 
-1. split the drawing into closed regions (:func:`segment.segment_sketch`);
-2. fit the drawing onto the photo, cut the photo's object out of its background seeded by the
-   drawing's silhouette, and split the object into colour parts (:func:`segment.segment_photo`);
+1. split the drawing into closed regions (:func:`regions.segment_sketch`);
+2. fit the drawing onto the photo (:func:`alignment.align`), cut the photo's object out of its
+   background seeded by the drawing's silhouette, and split the object into colour parts
+   (:func:`photo_parts.segment_photo`);
 3. line the two up on their objects and match every sketch region to a photo part
    (:func:`match.match_regions`; background to background);
 4. build the content image: each sketch region filled with its part's mean colour, the strokes
@@ -29,74 +30,13 @@ from scipy import ndimage
 
 from neuroplay.common.errors import UserError
 from neuroplay.vision.image import from_array, resize, scaled_size
+from neuroplay.vision.sketch.alignment import align
+from neuroplay.vision.sketch.config import ColorizeConfig
+from neuroplay.vision.sketch.label_maps import as_float_image, mask_box
 from neuroplay.vision.sketch.match import Match, draw_matches, label_overlay, match_regions
-from neuroplay.vision.sketch.segment import (
-    PhotoRegions,
-    SketchRegions,
-    align,
-    as_float_image,
-    mask_box,
-    segment_photo,
-    segment_sketch,
-)
-from neuroplay.vision.style import Region, StyleConfig, StyleStep, stylize
-
-MIN_SIZE, MAX_SIZE = 64, 2048
-
-
-@dataclass(frozen=True)
-class ColorizeConfig:
-    """Settings of :func:`colorize`. ``size``: longest side of the output (the drawing's frame).
-
-    ``iterations`` is per scale of the style transfer (coarse to fine, see
-    :class:`~neuroplay.vision.style.StyleConfig`); the default keeps a 512 px run short because
-    the content image already carries the colours and the style only adds texture.
-    """
-
-    size: int = 512
-    parts: int = 6
-    iterations: tuple[int, ...] | None = (40, 30, 20)
-    style_weight: float = 1e5
-    content_weight: float = 1.0
-    style_size: int = 256  # longest side of each part's style image
-    seed: int = 0
-    device: str = "auto"
-    threads: int | None = None
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.size, int) and MIN_SIZE <= self.size <= MAX_SIZE):
-            raise UserError(f"size must be {MIN_SIZE} to {MAX_SIZE} pixels, got {self.size!r}")
-        if not 1 <= self.parts <= 32:
-            raise UserError(f"parts must be 1 to 32, got {self.parts}")
-        if not 32 <= self.style_size <= 1024:
-            raise UserError(f"style size must be 32 to 1024 pixels, got {self.style_size}")
-        for name in ("style_weight", "content_weight"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
-                raise UserError(f"{name.replace('_', ' ')} must be a non-negative number, got {value}")
-        if self.iterations is not None:
-            its = tuple(int(i) for i in self.iterations)
-            if not its or min(its) < 1:
-                raise UserError(f"iterations must be positive, got {its}")
-            object.__setattr__(self, "iterations", its)
-
-    def style_config(self) -> StyleConfig:
-        scales = None
-        if self.iterations is not None:  # as many scales as iteration counts, halving down to the output
-            scales = tuple(max(32, self.size >> k) for k in range(len(self.iterations)))[::-1]
-            scales = tuple(sorted(set(scales)))
-        iterations = None if self.iterations is None else self.iterations[-len(scales) :]
-        return StyleConfig(
-            size=self.size,
-            scales=scales,
-            iterations=iterations,
-            style_weight=self.style_weight,
-            content_weight=self.content_weight,
-            init="image",
-            seed=self.seed,
-            device=self.device,
-            threads=self.threads,
-        )
+from neuroplay.vision.sketch.photo_parts import PhotoRegions, segment_photo
+from neuroplay.vision.sketch.regions import SketchRegions, segment_sketch
+from neuroplay.vision.style import Region, StyleStep, stylize
 
 
 @dataclass

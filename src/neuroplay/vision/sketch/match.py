@@ -30,7 +30,7 @@ from scipy.optimize import linear_sum_assignment
 from skimage.draw import disk, line_aa
 from skimage.segmentation import find_boundaries
 
-from neuroplay.vision.sketch.segment import as_float_image
+from neuroplay.vision.sketch.label_maps import as_float_image
 
 
 class Match(NamedTuple):

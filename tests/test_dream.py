@@ -1,6 +1,7 @@
 """Deep Dream: objective routing, octaves, exact tiles, mask, guide, zoom, the `dream` CLI."""
 
 import json
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -10,7 +11,9 @@ import torch.nn.functional as F
 
 from neuroplay.common.errors import UserError
 from neuroplay.vision import weights as W
-from neuroplay.vision.dream import DreamConfig, dream, objective_gradient, octave_sizes
+from neuroplay.vision.dream import dream, objective_gradient, octave_sizes
+from neuroplay.vision.dream_config import DreamConfig
+from neuroplay.vision.dream_run import prepare_dream, run_dream
 from neuroplay.vision.features import VGGFeatures
 from neuroplay.vision.image import demo_content, save_image
 from neuroplay.vision.tiling import halo_and_align, layer_reach, plan_tiles
@@ -211,3 +214,23 @@ def test_cli_bad_input(run_cli, tmp_path):
     assert code == 2 and "use a .png" in stderr
     assert out.read_bytes() == b"an earlier result"
     assert not (tmp_path / "out.json").exists()
+
+
+# --- the library job the CLI and the studio call ------------------------------------------------
+
+
+def test_prepare_and_run_dream_write_a_zoom_video_and_its_sidecar(tmp_path):
+    out = tmp_path / "zoom.mp4"
+    config = DreamConfig(layers="relu2_2", octaves=1, steps=1, max_size=33, zoom_frames=3, zoom_steps=1)
+    seen = []
+    summary = run_dream(prepare_dream(config, "demo:coffee", out), seen.append)
+    assert summary["frames"] == 3 and seen[-1].done == seen[-1].total == 3
+    assert iio.imread(out, plugin="pyav").shape[:3] == (3, 22, 34)  # 33×22 padded to even sides
+    assert json.loads((tmp_path / "zoom.json").read_text())["image"] == "demo:coffee"
+
+
+def test_prepare_dream_names_the_right_kind_of_output():
+    with pytest.raises(UserError, match="--zoom-frames writes an animation"):
+        prepare_dream(DreamConfig(zoom_frames=2), "demo:coffee", Path("out.png"))
+    with pytest.raises(UserError, match=r"use a \.png.*add --zoom-frames"):
+        prepare_dream(DreamConfig(), "demo:coffee", Path("out.gif"))

@@ -13,19 +13,11 @@ from neuroplay.vision import weights as W
 from neuroplay.vision.features import VGGFeatures
 from neuroplay.vision.image import demo_content, demo_style, from_array, load_image, save_image
 from neuroplay.vision.regions import parse_region_styles, regions_from_mask
-from neuroplay.vision.style import (
-    DEFAULT_ITERATIONS,
-    Objective,
-    Region,
-    StyleConfig,
-    check_memory,
-    default_scales,
-    estimate_memory,
-    gram,
-    masked_gram,
-    needed_layers,
-    stylize,
-)
+from neuroplay.vision.style import stylize
+from neuroplay.vision.style_config import DEFAULT_ITERATIONS, Region, StyleConfig, default_scales
+from neuroplay.vision.style_loss import Objective, gram, masked_gram, needed_layers
+from neuroplay.vision.style_memory import check_memory, estimate_memory
+from neuroplay.vision.style_run import prepare_style, run_style
 
 TINY = {"size": 48, "scales": (48,), "iterations": (8,)}
 
@@ -426,3 +418,46 @@ def test_cli_ctrl_c_saves_the_image_so_far_and_exits_130(run_cli, files, monkeyp
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["interrupted"] is True and summary["iterations"] == 1
     assert out.is_file() and json.loads(out.with_suffix(".json").read_text())["interrupted"] is True
+
+
+# --- the library job the CLI and the studio call ------------------------------------------------
+
+
+def test_prepare_and_run_style_write_the_image_its_sidecar_and_the_saves_on_the_way(files):
+    out = files / "job.png"
+    config = StyleConfig(size=40, scales=(40,), iterations=(4,), save_every=2)
+    job = prepare_style(config, str(files / "content.png"), ["demo:stripes"], out)
+    steps = []
+    summary = run_style(job, steps.append)
+    assert [s.iteration for s in steps] == [1, 2, 3, 4] and summary["iterations"] == 4
+    assert (files / "job_0002.png").is_file() and (files / "job_0004.png").is_file()
+    assert load_image(out).shape[-2:] == (27, 40) and summary["sidecar"] == str(files / "job.json")
+    sidecar = json.loads((files / "job.json").read_text())
+    assert sidecar["kind"] == "neuroplay-style" and sidecar["styles"] == ["demo:stripes"]
+    assert sidecar["config"]["precision"] == "auto" and sidecar["content_loss"] == summary["content_loss"]
+
+
+def test_prepare_style_refuses_bad_outputs_and_stray_options_before_any_work(files):
+    content, style = str(files / "content.png"), str(files / "style.png")
+    with pytest.raises(UserError, match="overwrite an input"):
+        prepare_style(StyleConfig(), content, [style], style)
+    with pytest.raises(UserError, match="use a .png, .jpg or .jpeg"):
+        prepare_style(StyleConfig(), content, [style], files / "out.gif")
+    with pytest.raises(UserError, match="--region-styles needs --mask"):
+        prepare_style(StyleConfig(), content, [style], files / "out.png", region_styles="#fff=0")
+
+
+def test_precision_names_are_the_runtime_ones():
+    assert StyleConfig(precision="bf16").precision == "bf16" and StyleConfig(precision="fp32").precision == "fp32"
+    with pytest.raises(UserError, match="auto, fp32, bf16"):
+        StyleConfig(precision="bfloat16")
+
+
+def test_the_style_and_dream_commands_import_no_torch():
+    import subprocess
+    import sys
+
+    heavy = "{'torch', 'numpy', 'PIL'}"
+    code = f"import sys, neuroplay.cli.style, neuroplay.cli.dream; print(sorted({heavy} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -2,28 +2,25 @@
 
 With no image it dreams on a photo bundled with scikit-image, so it works offline. Beside the
 output goes ``OUT``'s name with ``.json``: every setting, the seed, the inputs and the timing.
+The job itself is the library's (:func:`neuroplay.vision.dream_run.run_dream`); this module
+parses, shows progress and prints.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import time
 from pathlib import Path
 
 import typer
 
 from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, emit_json
 from neuroplay.common.errors import UserError
-from neuroplay.common.io import write_text
+from neuroplay.common.outputs import DEMO_PREFIX
 from neuroplay.common.progress import make_progress
-from neuroplay.vision.dream import DreamConfig
+from neuroplay.common.runtime import PRECISIONS
+from neuroplay.vision.dream_config import DreamConfig
 
-SIDECAR_KIND = "neuroplay-dream"
-SIDECAR_VERSION = 1
-DEMO_PREFIX = "demo:"  # demo:chelsea, demo:astronaut ... name a built-in photo instead of a file
-DEFAULT_IMAGE = "demo:chelsea"
-_D = DreamConfig()  # the CLI's defaults are the library's
+DEFAULT_IMAGE = f"{DEMO_PREFIX}chelsea"
+_D = DreamConfig  # the CLI's defaults are the library's: a dataclass's defaults are its class attributes
 
 
 def parse_layers(values: list[str]) -> dict[str, float]:
@@ -57,41 +54,6 @@ def parse_channels(values: list[str], layers: list[str]) -> dict[str, tuple[int,
             raise UserError(f"--channels {value!r} names no channel")
         channels[name] = channels.get(name, ()) + chans
     return channels
-
-
-def _load(spec: str, max_size: int | None = None):
-    from neuroplay.vision.image import demo_content, load_image
-
-    if spec.startswith(DEMO_PREFIX):
-        return demo_content(spec[len(DEMO_PREFIX) :], max_size)
-    return load_image(spec, max_size)
-
-
-def sidecar_path(out: Path) -> Path:
-    """Where the settings of output ``out`` are recorded: ``out`` with the suffix ``.json``."""
-    return out.with_suffix(".json")
-
-
-def _check_output(out: Path, animation: bool, inputs: list[str]) -> None:
-    """Refuse a bad output path before any work: wrong type, a folder, an input, unwritable."""
-    from neuroplay.vision.animation import ANIMATION_SUFFIXES
-    from neuroplay.vision.image import SAVE_FORMATS
-
-    suffix = out.suffix.lower()
-    if animation and suffix not in ANIMATION_SUFFIXES:
-        raise UserError(f"--zoom-frames writes an animation: name the output .gif or .mp4, not {out}")
-    if not animation and suffix not in SAVE_FORMATS:
-        hint = " (add --zoom-frames N for an animation)" if suffix in ANIMATION_SUFFIXES else ""
-        raise UserError(f"cannot save {out}: use a .png, .jpg or .jpeg file name{hint}")
-    if out.is_dir():
-        raise UserError(f"{out} is a directory, expected a file name")
-    for spec in inputs:
-        if not spec.startswith(DEMO_PREFIX) and Path(spec).exists() and Path(spec).resolve() == out.resolve():
-            raise UserError(f"the output {out} would overwrite an input; choose another name")
-    parent = out.parent if str(out.parent) else Path(".")
-    existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write {out}: {existing} is not a writable folder")
 
 
 def _list_layers(network: str, json_out: bool) -> None:
@@ -154,7 +116,9 @@ def dream(
         help="Dream only where this image is bright (black: unchanged, grey: blended).",
         show_default=False,
     ),
-    zoom_frames: int = typer.Option(0, "--zoom-frames", help="Write a zoom-into-the-dream animation of N frames."),
+    zoom_frames: int = typer.Option(
+        _D.zoom_frames, "--zoom-frames", help="Write a zoom-into-the-dream animation of N frames."
+    ),
     zoom: float = typer.Option(_D.zoom, "--zoom", help="How much each animation frame zooms in."),
     zoom_steps: int = typer.Option(
         None, "--zoom-steps", help="Dream steps per animation frame (default: half of --steps).", show_default=False
@@ -165,10 +129,10 @@ def dream(
     ),
     network: str = typer.Option(_D.network, "--network", help="vgg16 (offline) or vgg19 (downloaded)."),
     precision: str = typer.Option(
-        _D.precision, "--precision", help="auto (bf16 where the hardware has it), fp32 or bf16."
+        _D.precision, "--precision", help=f"{', '.join(PRECISIONS)} (auto: bf16 where the hardware has it)."
     ),
     threads: int = typer.Option(
-        None, "--threads", help="CPU threads for torch (default: torch's).", show_default=False
+        None, "--threads", help="CPU threads for torch (default: torch's, at most the usable CPUs).", show_default=False
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     seed: int = SEED,
@@ -176,6 +140,7 @@ def dream(
     json_out: bool = JSON,
 ) -> None:
     """Dream on IMAGE: amplify what an ImageNet network sees in it, octave by octave."""
+    from neuroplay.vision.dream_run import prepare_dream, run_dream  # torch: only when the command runs
     from neuroplay.vision.weights import get_network
 
     check_device(device)
@@ -183,7 +148,7 @@ def dream(
     if list_layers:
         _list_layers(network, json_out)
         return
-    layers = parse_layers(layer or ["relu4_3"])
+    layers = parse_layers(layer) if layer else dict(_D.layers)
     config = DreamConfig(
         layers=layers,
         channels=parse_channels(channels or [], list(layers)),
@@ -208,37 +173,7 @@ def dream(
     image = image or DEFAULT_IMAGE
     if output is None:
         output = Path("dream.gif" if zoom_frames else "dream.png")
-    inputs = [image] + [str(p) for p in (guide, mask) if p is not None]
-    _check_output(output, zoom_frames > 0, inputs)
-    run_dream(config, image, output, guide=guide, mask=mask, quiet=quiet, json_out=json_out)
-
-
-def run_dream(
-    config: DreamConfig,
-    image_spec: str,
-    output: Path,
-    guide: str | None = None,
-    mask: Path | None = None,
-    quiet: bool = False,
-    json_out: bool = False,
-) -> dict:
-    """Load the inputs, run :func:`~neuroplay.vision.dream.dream`, write the output and its sidecar.
-
-    Returns the summary that ``--json`` prints.
-    """
-    import torch
-
-    from neuroplay import __version__
-    from neuroplay.vision.animation import write_animation
-    from neuroplay.vision.dream import dream, prepare_image, resolve_device
-    from neuroplay.vision.image import load_image, save_image
-
-    started = time.perf_counter()
-    resolve_device(config.device)  # fail on a missing GPU before loading anything
-    picture, _ = prepare_image(_load(image_spec, config.max_size), config)  # bad sizes fail before the bar
-    guide_image = _load(guide) if guide is not None else None
-    mask_image = load_image(mask) if mask is not None else None
-
+    job = prepare_dream(config, image, output, guide=guide, mask=mask)
     with make_progress(disable=quiet or json_out) as progress:
         task = progress.add_task("dream", total=None, status="")
 
@@ -252,47 +187,10 @@ def run_dream(
                 status=f"{frame}octave {p.octave}/{p.octaves} {w}×{h}  step {p.step}/{p.steps}",
             )
 
-        result = dream(picture, config, on_step, guide=guide_image, mask=mask_image)
-    if config.zoom_frames:
-        write_animation(result.frames, output, config.fps)
-    else:
-        save_image(result.image, output)
-    wall = time.perf_counter() - started
-    height, width = result.image.shape[-2:]
-    summary = {
-        "output": str(output),
-        "sidecar": str(sidecar_path(output)),
-        "wall_seconds": wall,
-        "dream_seconds": result.wall_seconds,
-        "width": int(width),
-        "height": int(height),
-        "octave_sizes": [[int(w), int(h)] for h, w in result.octave_sizes],
-        "tiles": result.tiles,
-        "frames": len(result.frames),
-        "objective": result.objective,
-        "seed": config.seed,
-        "device": result.device,
-        "precision": result.precision,
-    }
-    record = {
-        "kind": SIDECAR_KIND,
-        "format_version": SIDECAR_VERSION,
-        **summary,
-        "image": image_spec,
-        "guide": guide,
-        "mask": str(mask) if mask is not None else None,
-        "config": config.as_dict(),
-        "neuroplay": __version__,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-    }
-    try:
-        write_text(sidecar_path(output), json.dumps(record, indent=2) + "\n")
-    except OSError as exc:
-        raise UserError(f"cannot write {sidecar_path(output)} ({exc.strerror or exc})") from None
+        summary = run_dream(job, on_step)
     if json_out:
         emit_json(summary)
     elif not quiet:
-        what = f"{len(result.frames)} frames" if config.zoom_frames else f"{width}×{height}"
-        typer.echo(f"wrote {output} ({what}) in {wall:.1f} s; settings in {sidecar_path(output)}", err=True)
-    return summary
+        what = f"{summary['frames']} frames" if config.zoom_frames else f"{summary['width']}×{summary['height']}"
+        wall, sidecar = summary["wall_seconds"], summary["sidecar"]
+        typer.echo(f"wrote {output} ({what}) in {wall:.1f} s; settings in {sidecar}", err=True)

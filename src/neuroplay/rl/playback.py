@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from neuroplay.common.errors import UserError
-from neuroplay.common.io import atomic_path
+from neuroplay.common.video import video_suffix, write_video
 
 
 def _make(env_id: str, render_mode: str) -> gym.Env:
@@ -56,9 +56,8 @@ def downscale(frame: np.ndarray, scale: float) -> np.ndarray:
 
 
 def record_gif(agent, path: str | os.PathLike[str], seed: int, fps: int = 30, frame_skip: int = 2, scale: float = 0.5):
-    """Record one greedy episode to a GIF; returns ``(return, frames written)``."""
-    import imageio.v3 as iio
-
+    """Record one greedy episode to a GIF (or an MP4, by ``path``'s suffix); returns ``(return, frames written)``."""
+    video_suffix(path)  # a bad name fails before the episode is played
     env = _make(agent.config.env_id, "rgb_array")
     frames: list[np.ndarray] = []
     count = [0]
@@ -72,6 +71,5 @@ def record_gif(agent, path: str | os.PathLike[str], seed: int, fps: int = 30, fr
         total = run_episode(agent, env, seed, keep)
     finally:
         env.close()
-    with atomic_path(path) as tmp:
-        iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000 / fps, loop=0)
+    write_video(path, frames, fps)
     return total, len(frames)

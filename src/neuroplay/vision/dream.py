@@ -21,251 +21,38 @@ The loop, top to bottom (:func:`dream`):
 A mask (white dreams, black keeps, grey blends) scales the gradient, and the result is
 blended back onto the input by the mask, so pixels where it is black come back unchanged.
 ``zoom_frames`` adds the feedback animation: zoom into the dream a little, dream a few steps
-more, repeat.
+more, repeat. The settings live in :mod:`~neuroplay.vision.dream_config`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from neuroplay.common.errors import UserError
-from neuroplay.vision.features import VGGFeatures, layer_channels, layer_names, layer_scale
+from neuroplay.common.runtime import resolve_device, resolve_precision, torch_threads
+from neuroplay.vision.dream_config import MAX_PIXELS, MAX_SIDE, DreamConfig, DreamProgress, DreamResult
+from neuroplay.vision.features import VGGFeatures, layer_scale
 from neuroplay.vision.image import fit_within, resize, resize_longest
-from neuroplay.vision.tiling import halo_and_align, min_tile_size, plan_tiles, tiled_gradient
-from neuroplay.vision.weights import get_network
+from neuroplay.vision.tiling import halo_and_align, plan_tiles, tiled_gradient
 
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16")
-MIN_FEATURE_SIDE = 4  # the deepest layer's map must be at least 4×4 at the smallest octave
-MAX_PIXELS = 64_000_000  # about 8000×8000; a float copy of that is already 768 MB
-MAX_SIDE = 16384
+# the settings and records that callers import from here, as before they had a module of their own
+__all__ = [
+    "DreamConfig",
+    "DreamProgress",
+    "DreamResult",
+    "dream",
+    "objective_gradient",
+    "octave_sizes",
+    "prepare_image",
+    "zoom_in",
+]
+
 MATCH_CHUNK = 1 << 24  # guide matching scores at most this many position pairs at a time
-
-LayerSpec = str | Sequence[str] | Mapping[str, float] | Sequence[tuple[str, float]]
-ChannelSpec = Mapping[str, Sequence[int]] | Sequence[tuple[str, Sequence[int]]]
-
-
-def _layer_pairs(layers: LayerSpec) -> tuple[tuple[str, float], ...]:
-    if isinstance(layers, str):
-        layers = [layers]
-    items = layers.items() if isinstance(layers, Mapping) else layers
-    pairs = []
-    for item in items:
-        name, weight = (item, 1.0) if isinstance(item, str) else item
-        pairs.append((str(name), float(weight)))
-    return tuple(pairs)
-
-
-def _channel_pairs(channels: ChannelSpec) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    items = channels.items() if isinstance(channels, Mapping) else channels
-    return tuple((str(name), tuple(dict.fromkeys(int(c) for c in chans))) for name, chans in items)
-
-
-@dataclass(frozen=True)
-class DreamConfig:
-    """Every setting of a dream. Invalid values raise :class:`UserError` on construction.
-
-    Args:
-        layers: where to dream: a name (``"relu4_3"``), names, or ``{name: weight}`` /
-            ``[(name, weight)]``; see :func:`~neuroplay.vision.features.layer_names`. Low layers
-            amplify strokes and textures, high ones eyes, fur and faces. A negative weight damps.
-        channels: for some of those layers only these channels, ``{"relu4_3": (12, 87)}``.
-        octaves: how many scales to dream at; ``octave_scale``: the size ratio between them.
-        steps: gradient steps per octave; ``step_size``: the mean change per step and pixel
-            (in ``[0, 1]`` units) of the normalised gradient.
-        jitter: largest random roll per step, in pixels (0: none).
-        tile_size: the largest tile side the gradient is computed on; an image that fits is not
-            split. Memory for forward+backward to ``relu4_3`` is about 1.5 GB at 1024×1024.
-        max_size: the input is shrunk (never enlarged) so its longer side is at most this;
-            ``None`` keeps its size (up to :data:`MAX_PIXELS`).
-        guide_size: the guide image's longer side when its features are taken.
-        zoom_frames: frames of the zoom animation (0: no animation); the first is the dream.
-        zoom: how much each frame zooms in; ``zoom_steps``: dream steps per frame after the
-            first (default: half of ``steps``); ``fps``: animation speed.
-        network: ``vgg16`` (offline) or ``vgg19`` (downloaded).
-        seed: the jitter offsets; the same seed gives the same dream.
-        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
-        precision: ``fp32``, or ``bf16`` (the network runs in bfloat16 under autocast: about twice
-            as fast on CPUs with native bfloat16 and on GPUs, while the image and its update stay
-            float32); ``auto`` picks ``bf16`` where the hardware has it, else ``fp32``.
-        threads: CPU threads for torch during the dream (default: torch's, at most the CPUs
-            this process may use).
-    """
-
-    layers: LayerSpec = (("relu4_3", 1.0),)
-    channels: ChannelSpec = ()
-    octaves: int = 4
-    octave_scale: float = 1.4
-    steps: int = 10
-    step_size: float = 0.006
-    jitter: int = 32
-    tile_size: int = 1024
-    max_size: int | None = 1024
-    guide_size: int = 384
-    zoom_frames: int = 0
-    zoom: float = 1.05
-    zoom_steps: int | None = None
-    fps: float = 12.0
-    network: str = "vgg16"
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    threads: int | None = None
-    _names: tuple[str, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        get_network(self.network)
-        try:
-            pairs = _layer_pairs(self.layers)
-            channel_pairs = _channel_pairs(self.channels)
-        except (TypeError, ValueError):
-            raise UserError("layers must be names with optional weights, channels whole numbers") from None
-        object.__setattr__(self, "layers", pairs)
-        object.__setattr__(self, "channels", channel_pairs)
-        names = tuple(name for name, _ in pairs)
-        object.__setattr__(self, "_names", names)
-        known = layer_names(self.network)
-        if not names:
-            raise UserError("choose at least one layer to dream on")
-        unknown = [name for name in names if name not in known]
-        if unknown:
-            raise UserError(f"unknown {self.network} layer {unknown[0]!r}; choose from: {', '.join(known)}")
-        if len(set(names)) != len(names):
-            raise UserError(f"a layer is named twice in {', '.join(names)}")
-        for name, weight in pairs:
-            if not math.isfinite(weight) or weight == 0:
-                raise UserError(f"layer {name}'s weight must be a non-zero number, got {weight}")
-        counts = layer_channels(self.network)
-        for name, chans in channel_pairs:
-            if name not in names:
-                raise UserError(f"channels given for {name}, which is not a dream layer ({', '.join(names)})")
-            if not chans:
-                raise UserError(f"no channels given for {name}")
-            bad = [c for c in chans if not 0 <= c < counts[name]]
-            if bad:
-                raise UserError(f"{name} has channels 0..{counts[name] - 1}; there is no channel {bad[0]}")
-        if len({name for name, _ in channel_pairs}) != len(channel_pairs):
-            raise UserError("channels are given twice for one layer")
-        _check_int("octaves", self.octaves, 1, 12)
-        _check_float("octave scale", self.octave_scale, 1.0, 4.0, open_low=True)
-        _check_int("steps", self.steps, 1, 10_000)
-        _check_float("step size", self.step_size, 0.0, 1.0, open_low=True)
-        _check_int("jitter", self.jitter, 0, 1024)
-        _check_int("tile size", self.tile_size, min_tile_size(names, self.network), MAX_SIDE)
-        if self.max_size is not None:
-            _check_int("max size", self.max_size, 16, MAX_SIDE)
-        _check_int("guide size", self.guide_size, 16, 4096)
-        _check_int("zoom frames", self.zoom_frames, 0, 10_000)
-        _check_float("zoom", self.zoom, 1.0, 2.0, open_low=True)
-        if self.zoom_steps is not None:
-            _check_int("zoom steps", self.zoom_steps, 1, 10_000)
-        _check_float("fps", self.fps, 0.0, 100.0, open_low=True)
-        if self.device not in DEVICES:
-            raise UserError(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
-        if self.precision not in PRECISIONS:
-            raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
-        if self.threads is not None:
-            _check_int("threads", self.threads, 1, 1024)
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise UserError(f"seed must be a whole number, got {self.seed!r}")
-
-    @property
-    def layer_names(self) -> tuple[str, ...]:
-        """The dream layers' names, in order."""
-        return self._names
-
-    @property
-    def frame_steps(self) -> int:
-        """Steps per zoom frame after the first."""
-        return self.zoom_steps if self.zoom_steps is not None else max(1, self.steps // 2)
-
-    @property
-    def min_side(self) -> int:
-        """The fewest pixels the smallest octave needs per side: the deepest layer's map must
-        be at least :data:`MIN_FEATURE_SIDE` units across."""
-        return MIN_FEATURE_SIDE * max(layer_scale(name) for name in self._names)
-
-    def as_dict(self) -> dict:
-        """Every setting, JSON-ready."""
-        out = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
-        out["layers"] = {name: weight for name, weight in self.layers}
-        out["channels"] = {name: list(chans) for name, chans in self.channels}
-        out["zoom_steps"] = self.frame_steps
-        return out
-
-
-def _check_int(what: str, value: object, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise UserError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
-
-
-def _check_float(what: str, value: object, low: float, high: float, open_low: bool = False) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (low < value if open_low else low <= value) and value <= high
-    if not ok:
-        bound = f"above {low}" if open_low else f"from {low}"
-        raise UserError(f"{what} must be a number {bound} up to {high}, got {value!r}")
-
-
-@dataclass(frozen=True)
-class DreamProgress:
-    """What the callback hears after each step. ``frame`` is 0 for the dream itself, then one
-    per zoom frame; ``octave`` counts from 1 (smallest) to ``octaves``."""
-
-    frame: int
-    frames: int
-    octave: int
-    octaves: int
-    step: int
-    steps: int
-    size: tuple[int, int]  # (height, width) being dreamed
-    done: int  # steps done in all
-    total: int
-    objective: float
-
-
-@dataclass
-class DreamResult:
-    """The dream (``1×3×H×W`` on the CPU, in [0, 1]), the zoom frames (empty unless asked;
-    the first is ``image``), the octave sizes (largest first), how many tiles the full-size
-    octave needed, the final objective value and the time taken."""
-
-    image: torch.Tensor
-    frames: list[torch.Tensor]
-    octave_sizes: list[tuple[int, int]]
-    tiles: int
-    objective: float
-    wall_seconds: float
-    device: str
-    precision: str
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a :class:`UserError`."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but no CUDA device is available")
-    return torch.device(name)
-
-
-def resolve_precision(name: str, device: torch.device) -> str:
-    """``auto`` -> ``bf16`` where ``device`` computes bfloat16 natively, else ``fp32``."""
-    if name != "auto":
-        return name
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    return "bf16" if native else "fp32"
 
 
 def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
@@ -286,18 +73,6 @@ def _check_image(image: torch.Tensor, what: str, gray_ok: bool = False) -> None:
         raise UserError(f"the {what} must be a 1×3×H×W{' or 1×1×H×W' if gray_ok else ''} image tensor")
     if not torch.isfinite(image).all():
         raise UserError(f"the {what} holds NaN or infinite values")
-
-
-@contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    if threads is None and hasattr(os, "sched_getaffinity"):
-        threads = min(previous, len(os.sched_getaffinity(0)))
-    torch.set_num_threads(threads or previous)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class _Objective:
@@ -428,7 +203,7 @@ def objective_gradient(
     config = config if config is not None else DreamConfig()
     _check_image(image, "image")
     device = resolve_device(config.device)
-    with _torch_threads(config.threads):
+    with torch_threads(config.threads):
         dreamer = _Dreamer(config, device, None, 0, 1)
         if guide is not None:
             _check_image(guide, "guide")
@@ -493,7 +268,7 @@ def dream(
     device = resolve_device(config.device)
     frames_n = max(config.zoom_frames, 1)
     total = config.octaves * config.steps + (frames_n - 1) * config.frame_steps
-    with _torch_threads(config.threads):
+    with torch_threads(config.threads):
         dreamer = _Dreamer(config, device, callback, total, frames_n)
         if guide is not None:
             dreamer.set_guide(guide)

@@ -1,4 +1,4 @@
-"""Colour-coded mask images -> style-transfer :class:`~neuroplay.vision.style.Region` lists.
+"""Colour-coded mask images -> style-transfer :class:`~neuroplay.vision.style_config.Region` lists.
 
 A mask image paints each region in one flat colour; ``--region-styles`` says which style each
 colour gets: ``"#ff0000=0,#00ff00=1,#0000ff=content"`` (style numbers count from 0 in the order
@@ -14,7 +14,7 @@ import re
 import torch
 
 from neuroplay.common.errors import UserError
-from neuroplay.vision.style import Region
+from neuroplay.vision.style_config import Region
 
 RGB = tuple[int, int, int]
 UNMAPPED_SHARE = 0.01  # unlisted colours may cover this share of the mask (edges, compression noise)

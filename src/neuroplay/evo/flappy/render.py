@@ -10,17 +10,15 @@ the birds still flying, ``ids`` their population indices, and it returns one boo
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from neuroplay.common.errors import UserError
-from neuroplay.common.io import atomic_path
+from neuroplay.common.video import video_suffix, write_video
 from neuroplay.evo.flappy.world import PHYS, Course, Physics, World
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -241,43 +239,7 @@ def _check_settings(path, max_frames: int, fps: float, frame_skip: int, scale: f
         raise UserError("max_frames and frame_skip must be >= 1")
     if fps <= 0 or scale <= 0:
         raise UserError("fps and scale must be positive")
-    suffix = Path(path).suffix.lower()
-    if suffix not in (".gif", ".mp4"):
-        raise UserError(f"a recording must be a .gif or .mp4 file, not {str(path)!r}")
-    if suffix == ".mp4" and _mp4_backend() is None:
-        raise UserError("writing .mp4 needs PyAV (pip install av) or imageio-ffmpeg; record to a .gif instead")
-    return suffix
-
-
-def _mp4_backend() -> str | None:
-    for module, backend in (("av", "pyav"), ("imageio_ffmpeg", "ffmpeg")):
-        if importlib.util.find_spec(module) is not None:
-            return backend
-    return None
-
-
-def write_video(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: float = 30) -> None:
-    """Write ``frames`` to a ``.gif`` (looping) or ``.mp4``, atomically."""
-    import imageio.v3 as iio
-
-    stack = np.stack(frames)
-    suffix = Path(path).suffix.lower()
-    with atomic_path(path) as tmp:
-        if suffix == ".gif":
-            iio.imwrite(tmp, stack, extension=".gif", duration=1000 / fps, loop=0)
-            return
-        # H.264 needs even sizes: pad the bottom/right edge by a pixel where needed
-        h, w = stack.shape[1:3]
-        stack = np.pad(stack, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        backend = _mp4_backend()
-        if backend == "pyav":
-            iio.imwrite(tmp, stack, plugin="pyav", codec="libx264", fps=fps, out_pixel_format="yuv420p")
-        elif backend == "ffmpeg":
-            import imageio.v2 as iio2
-
-            iio2.mimwrite(tmp, list(stack), format="FFMPEG", fps=fps, macro_block_size=1)
-        else:
-            raise UserError("writing .mp4 needs PyAV (pip install av) or imageio-ffmpeg; record to a .gif instead")
+    return video_suffix(path)
 
 
 def record(
@@ -295,7 +257,7 @@ def record(
 ) -> dict:
     """Fly ``n_birds`` birds under ``policy`` on course ``course_seed`` until all die or
     ``max_frames`` game frames pass, and save every ``frame_skip``-th frame (and the last)
-    to ``path`` (.gif, or .mp4 when PyAV or imageio-ffmpeg is installed).
+    to ``path`` (.gif or .mp4).
 
     Returns ``{"frames": images written, "world_frames": game frames flown, "pipes": best
     bird's pipes, "path": path}``.
@@ -309,7 +271,7 @@ def record(
         flight.step()
         if flight.world.frame % frame_skip == 0 or flight.over or flight.world.frame == max_frames:
             images.append(flight.draw())
-    write_video(images, path, fps)
+    write_video(path, images, fps)
     return {"frames": len(images), "world_frames": flight.world.frame, "pipes": flight.best_pipes, "path": str(path)}
 
 
@@ -362,7 +324,7 @@ def record_comparison(
             # a crashed panel was drawn (and stamped) on its last frame; keep showing that
             last = [f.draw() if f.world.frame == frame else old for f, old in zip(flights, last, strict=True)]
             images.append(side_by_side(last))
-    write_video(images, path, fps)
+    write_video(path, images, fps)
     pipes = [f.best_pipes for f in flights]
     return {"frames": len(images), "world_frames": frame, "pipes": pipes, "path": str(path)}
 

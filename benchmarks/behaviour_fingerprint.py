@@ -131,7 +131,9 @@ def fingerprint(work: Path, parts: tuple[str, ...] = PARTS) -> dict[str, object]
         fp["evolve.checkpoint"] = tensors_hash(work / "evo/checkpoint.pt")
         if (work / "evo/champion.pt").exists():
             fp["evolve.champion"] = tensors_hash(work / "evo/champion.pt")
-        job("evolve_classic", ["evolve", "train", "--out", "evoc", "--algorithm", "classic", "--generations", "8", "-q"])
+        job(
+            "evolve_classic", ["evolve", "train", "--out", "evoc", "--algorithm", "classic", "--generations", "8", "-q"]
+        )
         fp["evolve_classic.checkpoint"] = tensors_hash(work / "evoc/checkpoint.pt")
         job("evolve_eval", ["evolve", "eval", "evoc", "--courses", "4", "--max-pipes", "30", "--seed", "5"])
         job("evolve_play", ["evolve", "play", "evoc", "--gif", "flappy.gif", "--max-frames", "120", "--seed", "2"])
@@ -140,17 +142,73 @@ def fingerprint(work: Path, parts: tuple[str, ...] = PARTS) -> dict[str, object]
         fp["evolve.mp4"] = mp4_summary(work / "flappy.mp4")
 
     if "style" in parts:
-        job("style", ["style", "demo:chelsea", "demo:swirl", "-o", "style.png", "-s", "128", "--scales", "64,128", "-n", "6,5", "-q"])
+        job(
+            "style",
+            [
+                "style",
+                "demo:chelsea",
+                "demo:swirl",
+                "-o",
+                "style.png",
+                "-s",
+                "128",
+                "--scales",
+                "64,128",
+                "-n",
+                "6,5",
+                "-q",
+            ],
+        )
         fp["style.png"] = image_hash(work / "style.png")
-        job("style_adam", ["style", "demo:coffee", "demo:mosaic", "-o", "adam.png", "-s", "64", "-n", "8", "--scales",
-                           "64", "--optimizer", "adam", "--init", "noise", "--seed", "4", "-q"])
+        job(
+            "style_adam",
+            [
+                "style",
+                "demo:coffee",
+                "demo:mosaic",
+                "-o",
+                "adam.png",
+                "-s",
+                "64",
+                "-n",
+                "8",
+                "--scales",
+                "64",
+                "--optimizer",
+                "adam",
+                "--init",
+                "noise",
+                "--seed",
+                "4",
+                "-q",
+            ],
+        )
         fp["style_adam.png"] = image_hash(work / "adam.png")
 
     if "dream" in parts:
-        job("dream", ["dream", "demo:astronaut", "-o", "dream.png", "--max-size", "128", "--octaves", "2", "-n", "3", "-q"])
+        job(
+            "dream",
+            ["dream", "demo:astronaut", "-o", "dream.png", "--max-size", "128", "--octaves", "2", "-n", "3", "-q"],
+        )
         fp["dream.png"] = image_hash(work / "dream.png")
-        job("dream_zoom", ["dream", "demo:rocket", "-o", "zoom.gif", "--max-size", "96", "--octaves", "2", "-n", "2",
-                           "--zoom-frames", "3", "-q"])
+        job(
+            "dream_zoom",
+            [
+                "dream",
+                "demo:rocket",
+                "-o",
+                "zoom.gif",
+                "--max-size",
+                "96",
+                "--octaves",
+                "2",
+                "-n",
+                "2",
+                "--zoom-frames",
+                "3",
+                "-q",
+            ],
+        )
         fp["dream_zoom.gif"] = image_hash(work / "zoom.gif")
 
     if "sketch" in parts:

@@ -22,7 +22,7 @@ from neuroplay.cli._util import (
 )
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
-from neuroplay.rl.config import RESUMABLE, DQNConfig
+from neuroplay.rl.config import DQNConfig
 
 app = typer.Typer(
     help="Deep Q-learning: train a DQN agent (CartPole by default), evaluate it, watch it play.",
@@ -112,7 +112,7 @@ def train_cmd(
         agent = DQN(DQNConfig(**settings))
     else:  # the saved settings, but for those typed here that may change (--device: where it runs now)
         run_dir = resume_run_dir(out, resume, force)
-        agent = DQN.resume(run_dir, **{"device": device, **typed_settings(ctx, settings, RESUMABLE)})
+        agent = DQN.resume(run_dir, **{"device": device, **typed_settings(ctx, settings, DQNConfig.RESUMABLE)})
     config = agent.config
     with ctrl_c_stops() as stop_requested, make_progress(disable=quiet) as progress:
         task = progress.add_task("dqn", total=config.total_steps, status="")

@@ -22,7 +22,7 @@ from neuroplay.cli._util import (
 )
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
-from neuroplay.evo.config import RESUMABLE, EvolveConfig
+from neuroplay.evo.config import EvolveConfig
 
 app = typer.Typer(
     help="Neuro-evolution: a population of tiny neural nets learns to play Flappy Bird.",
@@ -102,7 +102,7 @@ def train_cmd(
         config = EvolveConfig(**settings)
     else:  # the saved settings, but for those typed here that may change
         run_dir = resume_run_dir(out, resume, force)
-        config = resume_config(run_dir, **typed_settings(ctx, settings, RESUMABLE))
+        config = resume_config(run_dir, **typed_settings(ctx, settings, EvolveConfig.RESUMABLE))
 
     evaluation = nullcontext()  # evaluate locally, or on Ray (shut down afterwards if started here)
     if ray is not None:

@@ -1,41 +1,65 @@
-"""The frozen settings dataclasses of the runs, read back from a checkpoint and changed on resume.
+"""The frozen settings dataclasses of resumable runs: stored in a checkpoint, read back, changed on resume.
 
-A checkpoint stores a config as plain values (``to_dict``); :func:`settings_from_dict` turns
-them back into the dataclass, and :func:`settings_for_resume` applies what a user typed when
-resuming: the settings in ``resumable`` (a budget, a device) take their new value, any other
-must equal the saved one, because the saved state is only valid for the settings that made it.
+A config class mixes in :class:`RunSettings` and names ``RESUMABLE``, the settings a resumed run
+may change (a budget, a device). :meth:`RunSettings.to_dict` gives the plain values a checkpoint
+stores, :meth:`RunSettings.from_dict` reads them back, :meth:`RunSettings.for_resume` applies
+what a user typed on resume (a setting outside ``RESUMABLE`` must keep its saved value, because
+the saved state is only valid for the settings that made it), and :func:`load_run_checkpoint`
+opens a run's checkpoint and checks it was written with the settings at hand.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
-from typing import Any, TypeVar
+import os
+from dataclasses import asdict, fields, replace
+from typing import Any, ClassVar, TypeVar
 
+from neuroplay.common.checkpoint import load_checkpoint
 from neuroplay.common.errors import UserError, check
 
-T = TypeVar("T")
+S = TypeVar("S", bound="RunSettings")
 
 
-def settings_from_dict(cls: type[T], d: dict[str, Any], what: str, tuples: tuple[str, ...] = ()) -> T:
-    """``cls(**d)`` with the fields named in ``tuples`` made tuples again (JSON and checkpoints keep
-    lists); unknown or ill-typed settings are a :class:`UserError` naming ``what`` settings."""
-    names = {f.name for f in fields(cls)}
-    unknown = set(d) - names
-    check(not unknown, f"unknown {what} settings: {', '.join(sorted(unknown))}")
-    values = {**d, **{name: tuple(d[name]) for name in tuples if isinstance(d.get(name), list | tuple)}}
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise UserError(f"invalid {what} settings ({exc})") from None
+class RunSettings:
+    """Mixin for a frozen config dataclass that a run's checkpoint stores."""
+
+    RESUMABLE: ClassVar[frozenset[str]] = frozenset()
+    WHAT: ClassVar[str] = "run"  # names the settings in error messages ("unknown DQN settings: ...")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (lists, not tuples), as a checkpoint stores them."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls: type[S], d: dict[str, Any]) -> S:
+        """The inverse of :meth:`to_dict`; unknown or ill-typed settings are a :class:`UserError`."""
+        unknown = set(d) - {f.name for f in fields(cls)}
+        check(not unknown, f"unknown {cls.WHAT} settings: {', '.join(sorted(unknown))}")
+        try:
+            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        except TypeError as exc:
+            raise UserError(f"invalid {cls.WHAT} settings ({exc})") from None
+
+    def for_resume(self: S, **overrides: Any) -> S:
+        """These (saved) settings with ``overrides`` for a resumed run: a setting in ``RESUMABLE``
+        takes its new value; any other must equal its saved value (else a :class:`UserError`)."""
+        unknown = set(overrides) - {f.name for f in fields(self)}
+        check(not unknown, f"unknown {self.WHAT} settings: {', '.join(sorted(unknown))}")
+        new = replace(self, **overrides)
+        for name in sorted(set(overrides) - self.RESUMABLE):
+            old = getattr(self, name)
+            check(getattr(new, name) == old, f"{name} cannot change when resuming a run (it was saved as {old!r})")
+        return new
 
 
-def settings_for_resume(saved: T, overrides: dict[str, Any], resumable: frozenset[str], what: str) -> T:
-    """``saved`` with ``overrides``: a setting in ``resumable`` takes its new value, any other must
-    equal its saved value (else a :class:`UserError` saying so)."""
-    unknown = set(overrides) - {f.name for f in fields(saved)}
-    check(not unknown, f"unknown {what} settings: {', '.join(sorted(unknown))}")
-    new = replace(saved, **overrides)
-    for name in sorted(set(overrides) - resumable):
-        old = getattr(saved, name)
-        check(getattr(new, name) == old, f"{name} cannot change when resuming a run (it was saved as {old!r})")
-    return new
+def load_run_checkpoint(
+    path: str | os.PathLike[str], kind: str, version: int, cls: type[S], current: S | None = None
+) -> tuple[dict, S]:
+    """The checkpoint at ``path`` and the settings saved in it. With ``current``, the settings a
+    run resumes with, those must be the saved ones but for ``cls.RESUMABLE`` (else a :class:`UserError`)."""
+    data = load_checkpoint(path, kind, version)
+    check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
+    saved = cls.from_dict(data["config"])
+    if current is not None and replace(saved, **{n: getattr(current, n) for n in cls.RESUMABLE}) != current:
+        raise UserError(f"{path} was written with different settings; resume with the same ones")
+    return data, saved

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from neuroplay.common.errors import check
-from neuroplay.common.settings import settings_for_resume, settings_from_dict
+from neuroplay.common.settings import RunSettings
 
 ALGORITHMS = ("default", "classic")
-# what a resumed run may change: its generation budget. Every other setting shapes the saved
-# population, elites and records, which are only valid for the settings that made them.
-RESUMABLE = frozenset({"generations"})
 
 
 @dataclass(frozen=True)
-class EvolveConfig:
+class EvolveConfig(RunSettings):
     """Every setting of a neuro-evolution run.
 
     ``algorithm="classic"`` reproduces the original experiment: one fresh course per
@@ -32,6 +28,11 @@ class EvolveConfig:
     validation on ``validation_courses`` unseen courses before a bird is declared the winner.
     See BENCHMARKS.md for the measurements behind each choice.
     """
+
+    # (class attributes, not fields) what a resumed run may change: its generation budget; every
+    # other setting shapes the saved population, elites and records
+    RESUMABLE = frozenset({"generations"})
+    WHAT = "evolution"
 
     algorithm: str = "default"
     population: int | None = None  # 1000 for "default", 100 for "classic" (the original)
@@ -97,19 +98,3 @@ class EvolveConfig:
     def sizes(self) -> tuple[int, ...]:
         """Layer sizes of every bird's network: 3 inputs, the hidden layers, 1 output (flap)."""
         return (3, *self.hidden, 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (lists, not tuples), as a checkpoint stores them."""
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> EvolveConfig:
-        """The inverse of :meth:`to_dict`; unknown or ill-typed settings are a :class:`UserError`."""
-        return settings_from_dict(cls, d, "evolution", tuples=("hidden",))
-
-    def for_resume(self, **overrides: Any) -> EvolveConfig:
-        """These (saved) settings with ``overrides`` for a resumed run: a setting in
-        :data:`RESUMABLE` takes its new value; any other must equal the saved one."""
-        return settings_for_resume(self, overrides, RESUMABLE, "evolution")

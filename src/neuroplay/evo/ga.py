@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +30,10 @@ from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
 from neuroplay.common.errors import UserError, check
 from neuroplay.common.io import write_csv
 from neuroplay.common.seeding import derive_seed, rng_state, set_rng_state
+from neuroplay.common.settings import load_run_checkpoint
 from neuroplay.evo import operators as ops
 from neuroplay.evo.champion import Champion, save_champion
-from neuroplay.evo.config import RESUMABLE, EvolveConfig
+from neuroplay.evo.config import EvolveConfig
 from neuroplay.evo.flappy.world import Course
 from neuroplay.evo.population import MLPShape, fly
 
@@ -74,14 +75,12 @@ def load_early_champion(path: str | os.PathLike[str]) -> Champion:
 
 def resume_config(run_dir: str | os.PathLike[str], **overrides) -> EvolveConfig:
     """The settings the unfinished run in ``run_dir`` continues with: the saved ones, with
-    ``overrides`` (only the settings in :data:`neuroplay.evo.config.RESUMABLE`, the generation
-    budget, may change; see :meth:`EvolveConfig.for_resume`). A solved run is refused."""
+    ``overrides`` (only the settings in :attr:`EvolveConfig.RESUMABLE`, the generation budget,
+    may change; see :meth:`EvolveConfig.for_resume`). A solved run is refused."""
     run_dir = Path(run_dir)
-    path = run_dir / "checkpoint.pt"
-    data = load_checkpoint(path, CHECKPOINT_KIND, FORMAT_VERSION)
-    check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
+    data, saved = load_run_checkpoint(run_dir / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION, EvolveConfig)
     check(not data.get("solved"), f"the run in {run_dir} is already solved; its champion is {run_dir / 'champion.pt'}")
-    return EvolveConfig.from_dict(data["config"]).for_resume(**overrides)
+    return saved.for_resume(**overrides)
 
 
 def resume_evolution(
@@ -337,11 +336,7 @@ class _Run:
     def _load(self) -> None:
         check(self.out is not None, "resume needs the run directory")
         path = self.out / "checkpoint.pt"
-        data = load_checkpoint(path, CHECKPOINT_KIND, FORMAT_VERSION)
-        check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
-        saved = EvolveConfig.from_dict(data["config"])
-        if replace(saved, **{name: getattr(self.c, name) for name in RESUMABLE}) != self.c:
-            raise UserError(f"{path} was written with different settings; resume with the same ones")
+        data, _ = load_run_checkpoint(path, CHECKPOINT_KIND, FORMAT_VERSION, EvolveConfig, current=self.c)
         try:
             genomes = data["genomes"].numpy().copy()
             if genomes.shape != (self.c.population, self.shape.n_params):

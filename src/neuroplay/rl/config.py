@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from neuroplay.common.errors import UserError, check
-from neuroplay.common.settings import settings_for_resume, settings_from_dict
+from neuroplay.common.settings import RunSettings
 from neuroplay.rl.schedules import EpsilonSchedule
-
-# what a resumed DQN run may change: where it runs, for how long, how often it evaluates and
-# checkpoints. Everything else defines the experiment, and the saved state is only valid for it.
-RESUMABLE = frozenset({"total_steps", "eval_every", "eval_episodes", "checkpoint_every", "device", "torch_threads"})
 
 
 @dataclass(frozen=True)
-class DQNConfig:
+class DQNConfig(RunSettings):
     """Every setting of a DQN run. The defaults solve CartPole-v1 quickly and reliably."""
+
+    # (class attributes, not fields) what a resumed run may change: where it runs, for how long,
+    # how often it evaluates and checkpoints; everything else defines the experiment
+    RESUMABLE = frozenset({"total_steps", "eval_every", "eval_episodes", "checkpoint_every", "device", "torch_threads"})
+    WHAT = "DQN"
 
     env_id: str = "CartPole-v1"
     seed: int = 0
@@ -89,22 +89,6 @@ class DQNConfig:
     def epsilon(self) -> EpsilonSchedule:
         """The exploration schedule these settings describe."""
         return EpsilonSchedule(self.eps_start, self.eps_end, self.eps_duration, self.eps_schedule)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (lists, not tuples), as a checkpoint stores them."""
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DQNConfig:
-        """The inverse of :meth:`to_dict`; unknown or ill-typed settings are a :class:`UserError`."""
-        return settings_from_dict(cls, d, "DQN", tuples=("hidden",))
-
-    def for_resume(self, **overrides: Any) -> DQNConfig:
-        """These (saved) settings with ``overrides`` for a resumed run: a setting in
-        :data:`RESUMABLE` takes its new value; any other must equal the saved one."""
-        return settings_for_resume(self, overrides, RESUMABLE, "DQN")
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ class DQN:
         """The agent of the unfinished run saved in ``run_dir``, with its saved settings; continue
         it with ``agent.train(run_dir, resume=True)``.
 
-        ``overrides`` may change the settings in :data:`neuroplay.rl.config.RESUMABLE` (the budget
+        ``overrides`` may change the settings in :attr:`DQNConfig.RESUMABLE` (the budget
         ``total_steps``, evaluation and checkpoint cadence, device, threads); any other must equal
         its saved value. A run that is already solved is a :class:`UserError`.
         """

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
+from neuroplay.common.checkpoint import save_checkpoint
 from neuroplay.common.errors import UserError, check
 from neuroplay.common.seeding import rng_state, set_rng_state
-from neuroplay.rl.config import RESUMABLE, DQNConfig
+from neuroplay.common.settings import load_run_checkpoint
+from neuroplay.rl.config import DQNConfig
 from neuroplay.rl.envs import restore_env, snapshot_env
 
 if TYPE_CHECKING:
@@ -34,14 +34,13 @@ def resumed_config(run_dir: str | os.PathLike[str], **overrides: Any) -> DQNConf
     ``overrides`` (see :meth:`DQNConfig.for_resume`). A run that is already solved is refused."""
     run_dir = Path(run_dir)
     path = run_dir / "checkpoint.pt"
-    data = load_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION)
-    check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
+    data, saved = load_run_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, DQNConfig)
     check(isinstance(data.get("counters"), dict), f"{path}: checkpoint is incomplete")
     check(
         not data["counters"].get("solved"),
         f"the run in {run_dir} is already solved; its model is {run_dir / 'model.pt'}",
     )
-    return DQNConfig.from_dict(data["config"]).for_resume(**overrides)
+    return saved.for_resume(**overrides)
 
 
 def save_training_state(path: Path, t: Trainer) -> None:
@@ -81,12 +80,8 @@ def save_training_state(path: Path, t: Trainer) -> None:
 
 def load_training_state(path: Path, t: Trainer) -> None:
     """Put the state saved in ``path`` into the freshly initialised trainer ``t``, whose settings
-    must be the saved ones but for those a resumed run may change (:data:`RESUMABLE`)."""
-    data = load_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION)
-    check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
-    saved = DQNConfig.from_dict(data["config"])
-    if replace(saved, **{name: getattr(t.c, name) for name in RESUMABLE}) != t.c:
-        raise UserError(f"{path} was written with different settings; resume with the same ones")
+    must be the saved ones but for those a resumed run may change (:attr:`DQNConfig.RESUMABLE`)."""
+    data, _ = load_run_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, DQNConfig, current=t.c)
     try:
         t.agent.q.load_state_dict(data["q"])
         t.target.load_state_dict(data["target"])

@@ -1,5 +1,6 @@
 """Neuro-evolution: batched MLPs, genetic operators, the GA loop, checkpoints and the CLI."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -273,3 +274,30 @@ def test_cli_bad_input(run_cli, tmp_path):
     _assert_bad(run_cli("evolve", "train", "--out", run, "--quiet"))
     _assert_bad(run_cli("evolve", "train", "--resume", run, "--quiet"))
     assert (run / "checkpoint.pt").read_bytes() == b"precious"
+
+
+def test_cli_resume_takes_a_typed_budget_even_when_it_equals_the_default(run_cli, tmp_path, monkeypatch):
+    from neuroplay.evo import ga
+
+    run = tmp_path / "run"
+    args = ["--population", 20, "--courses", 1, "--hard-courses", 0, "--target-pipes", 900, "--quiet"]
+    code, _, err = run_cli("evolve", "train", "--out", run, "--generations", 2, *args)
+    assert code == 0, err
+    seen = {}
+    real = ga.evolve
+
+    def spy(config, out_dir, *a, **k):  # the settings the resumed run gets, on a short leash
+        seen["config"], seen["resume"] = config, k.get("resume")
+        return real(dataclasses.replace(config, generations=3), out_dir, *a, **k)
+
+    monkeypatch.setattr(ga, "evolve", spy)
+    # 300 is the default budget: typed, it counts, although it equals the default
+    code, stdout, err = run_cli("evolve", "train", "--resume", run, "--generations", 300, "--quiet", "--json")
+    assert code == 0, err
+    assert seen["resume"] and seen["config"].generations == EvolveConfig().generations == 300
+    assert seen["config"].population == 20 and seen["config"].target_pipes == 900  # the rest as saved
+    assert json.loads(stdout.strip().splitlines()[-1])["generations"] == 3
+    before = (run / "checkpoint.pt").read_bytes()
+    code, _, err = run_cli("evolve", "train", "--resume", run, "--population", 20, "--quiet")
+    assert code == 2 and "--population cannot change" in err and "--generations" in err
+    assert (run / "checkpoint.pt").read_bytes() == before

@@ -17,9 +17,22 @@ import typer
 from neuroplay.common.errors import UserError
 from neuroplay.common.runtime import DEVICES
 
+
+def check_device(device: str) -> str:
+    """``device`` if it is one of :data:`~neuroplay.common.runtime.DEVICES`, else a :class:`UserError`."""
+    if device not in DEVICES:
+        raise UserError(f"--device must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]}, not {device!r}")
+    return device
+
+
+# the options every command shares; --device is checked as it is parsed
 SEED = typer.Option(0, "--seed", help="Random seed; the same seed gives the same result.")
-DEVICE = typer.Option("auto", "--device", help=f"{', '.join(DEVICES[:-1])} or {DEVICES[-1]}.")
+DEVICE = typer.Option("auto", "--device", help=f"{', '.join(DEVICES[:-1])} or {DEVICES[-1]}.", callback=check_device)
 JSON = typer.Option(False, "--json", help="Print one JSON object on stdout as the last line.")
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+THREADS = typer.Option(
+    None, "--threads", help="CPU threads for torch (default: torch's, at most the usable CPUs).", show_default=False
+)
 
 
 def _clean(value: Any) -> Any:
@@ -38,13 +51,6 @@ def emit_json(obj: dict) -> None:
     """Print ``obj`` as a single JSON line on stdout (NaN/inf become null)."""
     sys.stdout.write(json.dumps(_clean(obj)) + "\n")
     sys.stdout.flush()
-
-
-def check_device(device: str) -> str:
-    """``device`` if it is one of :data:`~neuroplay.common.runtime.DEVICES`, else a :class:`UserError`."""
-    if device not in DEVICES:
-        raise UserError(f"--device must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]}, not {device!r}")
-    return device
 
 
 def has_display() -> bool:

@@ -10,8 +10,8 @@ import typer
 from neuroplay.cli._util import (
     DEVICE,
     JSON,
+    QUIET,
     SEED,
-    check_device,
     ctrl_c_stops,
     emit_json,
     has_display,
@@ -90,7 +90,7 @@ def train_cmd(
     torch_threads: int = typer.Option(
         _D.torch_threads, "--threads", help="torch CPU threads (1 is fastest for small nets)."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QUIET,
     seed: int = SEED,
     device: str = DEVICE,
     json_out: bool = JSON,
@@ -102,7 +102,6 @@ def train_cmd(
     """
     from neuroplay.rl.dqn import DQN
 
-    check_device(device)
     # the run's settings: the parameters named after DQNConfig fields (all of them have one)
     settings = {name: value for name, value in ctx.params.items() if name in DQNConfig.__dataclass_fields__}
     settings["hidden"] = parse_ints(hidden, "--hidden")
@@ -173,7 +172,6 @@ def eval_cmd(
     """Run the greedy policy for N episodes and report the mean and spread of the returns."""
     from neuroplay.rl.dqn import DQN
 
-    check_device(device)
     if not 1 <= episodes <= 100_000:
         raise UserError(f"--episodes must be between 1 and 100000, got {episodes}")
     agent = DQN.load(path, device=device)
@@ -214,7 +212,6 @@ def play_cmd(
     from neuroplay.rl.dqn import DQN
     from neuroplay.rl.playback import record_gif, show_window
 
-    check_device(device)
     if not 1 <= fps <= 100 or not 1 <= frame_skip <= 100 or not 0.05 <= scale <= 4:
         raise UserError("--fps must be in 1..100, --frame-skip in 1..100, --scale in 0.05..4")
     if not 1 <= episodes <= 1000:

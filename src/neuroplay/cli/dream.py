@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, emit_json
+from neuroplay.cli._util import DEVICE, JSON, QUIET, SEED, THREADS, emit_json
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import DEMO_PREFIX
 from neuroplay.common.progress import make_progress
@@ -131,10 +131,8 @@ def dream(
     precision: str = typer.Option(
         _D.precision, "--precision", help=f"{', '.join(PRECISIONS)} (auto: bf16 where the hardware has it)."
     ),
-    threads: int = typer.Option(
-        None, "--threads", help="CPU threads for torch (default: torch's, at most the usable CPUs).", show_default=False
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    threads: int = THREADS,
+    quiet: bool = QUIET,
     seed: int = SEED,
     device: str = DEVICE,
     json_out: bool = JSON,
@@ -143,7 +141,6 @@ def dream(
     from neuroplay.vision.dream_run import prepare_dream, run_dream  # torch: only when the command runs
     from neuroplay.vision.weights import get_network
 
-    check_device(device)
     get_network(network)
     if list_layers:
         _list_layers(network, json_out)

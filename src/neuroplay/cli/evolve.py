@@ -10,8 +10,8 @@ import typer
 from neuroplay.cli._util import (
     DEVICE,
     JSON,
+    QUIET,
     SEED,
-    check_device,
     ctrl_c_stops,
     emit_json,
     has_display,
@@ -78,7 +78,7 @@ def train_cmd(
     mutation_scale: float = typer.Option(
         None, "--mutation-scale", help="Uniform half-width (classic, 0.5) or Gaussian std (default, 3.0)."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QUIET,
     ray: str = typer.Option(
         None,
         "--ray",
@@ -93,7 +93,6 @@ def train_cmd(
     default algorithm). Ctrl-C saves a checkpoint; --resume continues exactly."""
     from neuroplay.evo.ga import evolve, resume_config
 
-    check_device(device)
     # the run's settings: the parameters named after EvolveConfig fields
     settings = {name: value for name, value in ctx.params.items() if name in EvolveConfig.__dataclass_fields__}
     settings["hidden"] = parse_ints(hidden, "--hidden")
@@ -178,7 +177,6 @@ def eval_cmd(
     """Fly the champion on N fresh courses and count the pipes it passes on each."""
     from neuroplay.evo.champion import evaluate_champion, load_champion
 
-    check_device(device)
     if not 1 <= courses <= 10_000:
         raise UserError(f"--courses must be in 1..10000, got {courses}")
     if not 1 <= max_pipes <= 1_000_000:
@@ -218,7 +216,6 @@ def play_cmd(
     """Watch the champion fly (a window, or --gif), compare it with its first generation, or play."""
     from neuroplay.evo.flappy import render
 
-    check_device(device)
     if human:
         if not has_display():
             raise UserError("--human needs a display to open a window")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, emit_json
+from neuroplay.cli._util import DEVICE, JSON, SEED, emit_json
 from neuroplay.common.progress import make_progress
 from neuroplay.rl.config import QLearningConfig
 
@@ -55,7 +55,6 @@ def qtable(
     from neuroplay.rl.qtable_run import run_qtable
     from neuroplay.rl.tabular import policy_text, values_text
 
-    check_device(device)
     grid_map = load_map(map_file) if map_file is not None else parse_map(DEFAULT_MAP)
     config = QLearningConfig(
         episodes=episodes,

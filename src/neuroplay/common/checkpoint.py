@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 import pickle
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from neuroplay.common.errors import UserError
-from neuroplay.common.io import atomic_path
+from neuroplay.common.io import atomic_path, input_file
 
 
 def save_checkpoint(path: str | os.PathLike[str], kind: str, version: int, payload: dict) -> None:
@@ -25,11 +24,7 @@ def save_checkpoint(path: str | os.PathLike[str], kind: str, version: int, paylo
 
 def load_checkpoint(path: str | os.PathLike[str], kind: str, max_version: int) -> dict[str, Any]:
     """Load a checkpoint of ``kind`` written with a format version up to ``max_version``."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{path} is a directory, expected a checkpoint file")
-    if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}")
+    path = input_file(path, "a checkpoint file", "checkpoint")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

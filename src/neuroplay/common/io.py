@@ -1,4 +1,5 @@
-"""Atomic file writes: a failed or interrupted write never leaves a half-written file."""
+"""Files: atomic writes (a failed or interrupted write never leaves a half-written file), and the
+checks every input file gets before it is read."""
 
 from __future__ import annotations
 
@@ -8,6 +9,20 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+
+def input_file(path: str | os.PathLike[str], expected: str, name: str) -> Path:
+    """``path`` as a :class:`Path` if it names an existing file; else a
+    :class:`~neuroplay.common.errors.UserError`: "PATH is a directory, expected ``expected``" or
+    "``name`` not found: PATH" (``input_file(p, "a checkpoint file", "checkpoint")``)."""
+    from neuroplay.common.errors import UserError
+
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, expected {expected}")
+    if not path.is_file():
+        raise UserError(f"{name} not found: {path}")
+    return path
 
 
 @contextlib.contextmanager

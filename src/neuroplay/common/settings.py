@@ -14,7 +14,6 @@ import os
 from dataclasses import asdict, fields, replace
 from typing import Any, ClassVar, TypeVar
 
-from neuroplay.common.checkpoint import load_checkpoint
 from neuroplay.common.errors import UserError, check
 
 S = TypeVar("S", bound="RunSettings")
@@ -57,6 +56,8 @@ def load_run_checkpoint(
 ) -> tuple[dict, S]:
     """The checkpoint at ``path`` and the settings saved in it. With ``current``, the settings a
     run resumes with, those must be the saved ones but for ``cls.RESUMABLE`` (else a :class:`UserError`)."""
+    from neuroplay.common.checkpoint import load_checkpoint  # torch: not for the CLI's defaults
+
     data = load_checkpoint(path, kind, version)
     check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
     saved = cls.from_dict(data["config"])

@@ -12,7 +12,6 @@ import os
 import textwrap
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import gymnasium
@@ -20,6 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from neuroplay.common.errors import UserError
+from neuroplay.common.io import input_file
 
 ENV_ID = "neuroplay/GridWorld-v0"
 UP, RIGHT, DOWN, LEFT = range(4)
@@ -147,11 +147,7 @@ def _goal_reachable(grid: GridMap) -> bool:
 
 def load_map(path: str | os.PathLike[str]) -> GridMap:
     """Read and parse a text map file (missing, unreadable or binary files raise :class:`UserError`)."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{path} is a directory, expected a text map file")
-    if not path.is_file():
-        raise UserError(f"map file not found: {path}")
+    path = input_file(path, "a text map file", "map file")
     try:
         if path.stat().st_size > _MAX_FILE_BYTES:
             raise UserError(f"{path} is too large for a map (at most {MAX_SIZE}x{MAX_SIZE} cells)")

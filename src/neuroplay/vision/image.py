@@ -19,7 +19,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from neuroplay.common.errors import UserError
-from neuroplay.common.io import atomic_path
+from neuroplay.common.io import atomic_path, input_file
 from neuroplay.common.outputs import builtin_name
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -64,11 +64,7 @@ def load_image(path: str | os.PathLike[str], max_size: int | None = None) -> tor
     ``max_size`` shrinks it (keeping its aspect) so the longer side is at most that many pixels.
     A missing, unreadable or non-image file is a :class:`UserError`.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{path} is a directory, expected an image file")
-    if not path.is_file():
-        raise UserError(f"image not found: {path}")
+    path = input_file(path, "an image file", "image")
     try:
         with Image.open(path) as img:
             img = ImageOps.exif_transpose(img)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -15,6 +16,7 @@ from typing import Any
 import typer
 
 from neuroplay.common.errors import UserError
+from neuroplay.common.progress import console
 from neuroplay.common.runtime import DEVICES
 
 
@@ -33,6 +35,17 @@ QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 THREADS = typer.Option(
     None, "--threads", help="CPU threads for torch (default: torch's, at most the usable CPUs).", show_default=False
 )
+# train commands: where a run lives
+FORCE = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run.")
+# play commands: how a recording is made
+FPS = typer.Option(30, "--fps", help="Frames per second of the recording.")
+FRAME_SKIP = typer.Option(2, "--frame-skip", help="Keep every k-th frame in the recording.")
+
+
+def resume_option(budget: str) -> Any:
+    """The ``--resume DIR`` option of a train command whose budget option is ``budget``."""
+    help_text = f"Continue the run in this directory with its saved settings; {budget} may raise the budget."
+    return typer.Option(None, "--resume", help=help_text)
 
 
 def _clean(value: Any) -> Any:
@@ -88,6 +101,34 @@ def resume_run_dir(out: Path | None, resume: Path, force: bool) -> Path:
     if out is not None and out.resolve() != resume.resolve():
         raise UserError("--resume DIR continues in DIR; leave out --out or give the same directory")
     return resume
+
+
+def start_run(
+    ctx: typer.Context,
+    config_cls: type,
+    out: Path | None,
+    resume: Path | None,
+    force: bool,
+    default_dir: Path,
+    **parsed: Any,
+) -> tuple[Path, dict[str, Any], dict[str, Any] | None]:
+    """Where a ``train`` command runs and with what: ``(run_dir, settings, typed)``.
+
+    ``settings`` are the command's parameters named after ``config_cls`` fields, with the
+    ``parsed`` values (options given as text, e.g. ``hidden=(128, 128)``) in place of theirs. For
+    a fresh run ``typed`` is ``None``; for ``--resume`` it holds the settings the user typed, to
+    override the saved ones (see :func:`typed_settings`; ``config_cls.RESUMABLE`` may change).
+    """
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    settings = {name: value for name, value in ctx.params.items() if name in names} | parsed
+    if resume is None:
+        return new_run_dir(out, default_dir, force), settings, None
+    return resume_run_dir(out, resume, force), settings, typed_settings(ctx, settings, config_cls.RESUMABLE)
+
+
+def say_interrupted(what: str, run_dir: Path, command: str) -> None:
+    """Tell the user a run stopped by Ctrl-C was saved, and how to continue it."""
+    console().print(f"interrupted {what}; checkpoint saved. Continue with: neuroplay {command} --resume {run_dir}")
 
 
 def typed_settings(ctx: typer.Context, settings: dict[str, Any], may_change: Collection[str]) -> dict[str, Any]:

@@ -9,16 +9,19 @@ import typer
 
 from neuroplay.cli._util import (
     DEVICE,
+    FORCE,
+    FPS,
+    FRAME_SKIP,
     JSON,
     QUIET,
     SEED,
     ctrl_c_stops,
     emit_json,
     has_display,
-    new_run_dir,
     parse_ints,
-    resume_run_dir,
-    typed_settings,
+    resume_option,
+    say_interrupted,
+    start_run,
 )
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
@@ -38,12 +41,8 @@ def train_cmd(
     out: Path = typer.Option(
         None, "--out", "-o", help="Run directory for metrics.csv, plots, checkpoint.pt, model.pt [default: runs/dqn]."
     ),
-    resume: Path = typer.Option(
-        None,
-        "--resume",
-        help="Continue the run in this directory with its saved settings; --total-steps may raise the budget.",
-    ),
-    force: bool = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run."),
+    resume: Path = resume_option("--total-steps"),
+    force: bool = FORCE,
     env_id: str = typer.Option(_D.env_id, "--env", help="Any gymnasium env with Box observations, Discrete actions."),
     total_steps: int = typer.Option(_D.total_steps, "--total-steps", help="Step budget (environment steps)."),
     num_envs: int = typer.Option(_D.num_envs, "--num-envs", help="Environments stepped together."),
@@ -102,16 +101,12 @@ def train_cmd(
     """
     from neuroplay.rl.dqn import DQN
 
-    # the run's settings: the parameters named after DQNConfig fields (all of them have one)
-    settings = {name: value for name, value in ctx.params.items() if name in DQNConfig.__dataclass_fields__}
-    settings["hidden"] = parse_ints(hidden, "--hidden")
-    settings["max_grad_norm"] = max_grad_norm if max_grad_norm > 0 else None
-    if resume is None:
-        run_dir = new_run_dir(out, Path("runs") / "dqn", force)
-        agent = DQN(DQNConfig(**settings))
-    else:  # the saved settings, but for those typed here that may change (--device: where it runs now)
-        run_dir = resume_run_dir(out, resume, force)
-        agent = DQN.resume(run_dir, **{"device": device, **typed_settings(ctx, settings, DQNConfig.RESUMABLE)})
+    hidden_sizes, clip = parse_ints(hidden, "--hidden"), max_grad_norm if max_grad_norm > 0 else None
+    run_dir, settings, typed = start_run(
+        ctx, DQNConfig, out, resume, force, Path("runs") / "dqn", hidden=hidden_sizes, max_grad_norm=clip
+    )
+    # resumed: the saved settings, but for those typed here that may change (--device: where it runs now)
+    agent = DQN(DQNConfig(**settings)) if typed is None else DQN.resume(run_dir, **{"device": device, **typed})
     config = agent.config
     with ctrl_c_stops() as stop_requested, make_progress(disable=quiet) as progress:
         task = progress.add_task("dqn", total=config.total_steps, status="")
@@ -127,10 +122,7 @@ def train_cmd(
 
     c = console()
     if result.interrupted:
-        c.print(
-            f"interrupted at {result.env_steps} steps; checkpoint saved. "
-            f"Continue with: neuroplay dqn train --resume {run_dir}"
-        )
+        say_interrupted(f"at {result.env_steps} steps", run_dir, "dqn train")
     elif not json_out:
         verdict = "[green]solved[/]" if result.solved else "[yellow]not solved within the budget[/]"
         c.print(
@@ -199,8 +191,8 @@ def play_cmd(
     path: Path = typer.Argument(..., help="A model.pt (or the run directory holding it)."),
     gif: Path = typer.Option(None, "--gif", help="Record one episode to this GIF instead of opening a window."),
     episodes: int = typer.Option(1, "--episodes", "-n", help="Episodes to show in the window."),
-    fps: int = typer.Option(30, "--fps", help="GIF frame rate."),
-    frame_skip: int = typer.Option(2, "--frame-skip", help="Keep every k-th frame in the GIF."),
+    fps: int = FPS,
+    frame_skip: int = FRAME_SKIP,
     scale: float = typer.Option(0.5, "--scale", help="GIF size relative to the env's frames."),
     seed: int = SEED,
     device: str = DEVICE,

@@ -9,16 +9,19 @@ import typer
 
 from neuroplay.cli._util import (
     DEVICE,
+    FORCE,
+    FPS,
+    FRAME_SKIP,
     JSON,
     QUIET,
     SEED,
     ctrl_c_stops,
     emit_json,
     has_display,
-    new_run_dir,
     parse_ints,
-    resume_run_dir,
-    typed_settings,
+    resume_option,
+    say_interrupted,
+    start_run,
 )
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
@@ -43,12 +46,8 @@ def champ_deaths(champ, config: EvolveConfig) -> int | None:
 def train_cmd(
     ctx: typer.Context,
     out: Path = typer.Option(None, "--out", "-o", help="Run directory [default: runs/evolve]."),
-    resume: Path = typer.Option(
-        None,
-        "--resume",
-        help="Continue the run in this directory with its saved settings; --generations may raise the budget.",
-    ),
-    force: bool = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run."),
+    resume: Path = resume_option("--generations"),
+    force: bool = FORCE,
     algorithm: str = typer.Option(_D.algorithm, "--algorithm", help="default (reliable) or classic (the original)."),
     population: int = typer.Option(
         None, "--population", "-n", help="Birds per generation [default: 1000; classic: 100]."
@@ -93,15 +92,11 @@ def train_cmd(
     default algorithm). Ctrl-C saves a checkpoint; --resume continues exactly."""
     from neuroplay.evo.ga import evolve, resume_config
 
-    # the run's settings: the parameters named after EvolveConfig fields
-    settings = {name: value for name, value in ctx.params.items() if name in EvolveConfig.__dataclass_fields__}
-    settings["hidden"] = parse_ints(hidden, "--hidden")
-    if resume is None:
-        run_dir = new_run_dir(out, Path("runs") / "evolve", force)
-        config = EvolveConfig(**settings)
-    else:  # the saved settings, but for those typed here that may change
-        run_dir = resume_run_dir(out, resume, force)
-        config = resume_config(run_dir, **typed_settings(ctx, settings, EvolveConfig.RESUMABLE))
+    run_dir, settings, typed = start_run(
+        ctx, EvolveConfig, out, resume, force, Path("runs") / "evolve", hidden=parse_ints(hidden, "--hidden")
+    )
+    # resumed: the saved settings, but for those typed here that may change
+    config = EvolveConfig(**settings) if typed is None else resume_config(run_dir, **typed)
 
     evaluation = nullcontext()  # evaluate locally, or on Ray (shut down afterwards if started here)
     if ray is not None:
@@ -134,10 +129,7 @@ def train_cmd(
 
     c = console()
     if result.interrupted:
-        c.print(
-            f"interrupted after generation {result.generations}; checkpoint saved. "
-            f"Continue with: neuroplay evolve train --resume {run_dir}"
-        )
+        say_interrupted(f"after generation {result.generations}", run_dir, "evolve train")
     elif not json_out:
         verdict = "[green]solved[/]" if result.solved else "[yellow]no champion reached the target[/]"
         c.print(
@@ -206,8 +198,8 @@ def play_cmd(
     compare: bool = typer.Option(False, "--compare", help="Side by side: the first generation vs the champion."),
     human: bool = typer.Option(False, "--human", help="Play yourself in a window: space (or click) flaps."),
     max_frames: int = typer.Option(3000, "--max-frames", help="Longest recording, in game frames."),
-    fps: int = typer.Option(30, "--fps"),
-    frame_skip: int = typer.Option(2, "--frame-skip", help="Keep every k-th frame in the recording."),
+    fps: int = FPS,
+    frame_skip: int = FRAME_SKIP,
     scale: float = typer.Option(0.5, "--scale", help="Recording size relative to 288×512."),
     seed: int = SEED,
     device: str = DEVICE,

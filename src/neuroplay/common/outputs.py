@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -61,8 +62,38 @@ def sidecar_path(out: str | os.PathLike[str]) -> Path:
     return Path(out).with_suffix(".json")
 
 
-def write_sidecar(out: str | os.PathLike[str], record: dict) -> Path:
-    """Write ``record`` as ``out``'s sidecar (atomically); an unwritable place is a :class:`UserError`."""
+def output_summary(out: str | os.PathLike[str], started: float, image) -> dict:
+    """The first keys of a run's ``--json`` summary: the output, its sidecar, the wall time since
+    ``started`` (a :func:`time.perf_counter` reading) and the size of ``image`` (``…×H×W``)."""
+    height, width = image.shape[-2:]
+    return {
+        "output": str(out),
+        "sidecar": str(sidecar_path(out)),
+        "wall_seconds": time.perf_counter() - started,
+        "width": int(width),
+        "height": int(height),
+    }
+
+
+def write_sidecar(out: str | os.PathLike[str], record: dict, kind: str | None = None, version: int = 1) -> Path:
+    """Write ``record`` as ``out``'s sidecar (atomically); an unwritable place is a :class:`UserError`.
+
+    With ``kind``, the record is tagged with it and ``version`` first, and the versions of neuroplay
+    and torch and torch's thread count are added last, so every sidecar says what made it.
+    """
+    if kind is not None:
+        import torch
+
+        from neuroplay import __version__
+
+        record = {
+            "kind": kind,
+            "format_version": version,
+            **record,
+            "neuroplay": __version__,
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        }
     path = sidecar_path(out)
     try:
         write_text(path, json.dumps(record, indent=2) + "\n")

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import torch
 
-from neuroplay import __version__
 from neuroplay.common.errors import check
-from neuroplay.common.outputs import IMAGE_SUFFIXES, check_output, sidecar_path, write_sidecar
+from neuroplay.common.outputs import IMAGE_SUFFIXES, check_output, output_summary, write_sidecar
 from neuroplay.common.runtime import resolve_device
 from neuroplay.common.video import VIDEO_SUFFIXES, write_video
 from neuroplay.vision.dream import dream, prepare_image
@@ -103,14 +102,9 @@ def run_dream(job: DreamJob, callback: Callable[[DreamProgress], None] | None = 
         write_video(output, [to_array(frame) for frame in result.frames], config.fps)
     else:
         save_image(result.image, output)
-    height, width = result.image.shape[-2:]
     summary = {
-        "output": str(output),
-        "sidecar": str(sidecar_path(output)),
-        "wall_seconds": time.perf_counter() - job.started,
+        **output_summary(output, job.started, result.image),
         "dream_seconds": result.wall_seconds,
-        "width": int(width),
-        "height": int(height),
         "octave_sizes": [[int(w), int(h)] for h, w in result.octave_sizes],
         "tiles": result.tiles,
         "frames": len(result.frames),
@@ -119,17 +113,6 @@ def run_dream(job: DreamJob, callback: Callable[[DreamProgress], None] | None = 
         "device": result.device,
         "precision": result.precision,
     }
-    record = {
-        "kind": SIDECAR_KIND,
-        "format_version": SIDECAR_VERSION,
-        **summary,
-        "image": job.image,
-        "guide": job.guide,
-        "mask": job.mask,
-        "config": config.as_dict(),
-        "neuroplay": __version__,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-    }
-    write_sidecar(output, record)
+    record = {**summary, "image": job.image, "guide": job.guide, "mask": job.mask, "config": config.as_dict()}
+    write_sidecar(output, record, SIDECAR_KIND, SIDECAR_VERSION)
     return summary

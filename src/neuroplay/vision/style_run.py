@@ -21,9 +21,8 @@ from pathlib import Path
 
 import torch
 
-from neuroplay import __version__
 from neuroplay.common.errors import check
-from neuroplay.common.outputs import check_output, sidecar_path, write_sidecar
+from neuroplay.common.outputs import check_output, output_summary, write_sidecar
 from neuroplay.common.runtime import resolve_device
 from neuroplay.vision.image import load_image, load_spec, load_style_spec, save_image
 from neuroplay.vision.regions import parse_region_styles, regions_from_mask
@@ -116,26 +115,19 @@ def run_style(
         callback=on_step, should_stop=should_stop,
     )  # fmt: skip
     save_image(result.image, output)
-    height, width = result.image.shape[-2:]
     summary = {
-        "output": str(output),
-        "sidecar": str(sidecar_path(output)),
-        "wall_seconds": time.perf_counter() - job.started,
+        **output_summary(output, job.started, result.image),
         "content_loss": result.content_loss,
         "style_loss": result.style_loss,
         "tv_loss": result.tv_loss,
         "total_loss": result.total_loss,
         "iterations": result.iterations,
-        "width": int(width),
-        "height": int(height),
         "scales": [[int(w), int(h)] for h, w in result.scales],
         "seed": config.seed,
         "device": str(job.device),
         "interrupted": result.interrupted,
     }
     record = {
-        "kind": SIDECAR_KIND,
-        "format_version": SIDECAR_VERSION,
         **summary,
         "content": job.content,
         "styles": job.styles,
@@ -144,9 +136,6 @@ def run_style(
         "init_image": job.init_image,
         "config": config.as_dict(),
         "timings": result.timings,
-        "neuroplay": __version__,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
     }
-    write_sidecar(output, record)
+    write_sidecar(output, record, SIDECAR_KIND, SIDECAR_VERSION)
     return summary

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neuroplay import __version__
 from neuroplay.common.outputs import builtin_name, check_output, sidecar_path, write_sidecar
 from neuroplay.common.runtime import Notify
 from neuroplay.vision.image import from_array, load_image, save_image
@@ -184,14 +183,6 @@ def colorize_from_gallery(
         "interrupted": result.interrupted,
     }
     if output is not None:
-        record = {
-            "kind": SIDECAR_KIND,
-            "format_version": SIDECAR_VERSION,
-            **summary,
-            "style_losses": result.style_losses,
-            "config": settings(config),
-            "neuroplay": __version__,
-            "torch": torch.__version__,
-        }
-        write_sidecar(output, record)
+        record = {**summary, "style_losses": result.style_losses, "config": settings(config)}
+        write_sidecar(output, record, SIDECAR_KIND, SIDECAR_VERSION)
     return GalleryColorizeResult(result, source, retrieved, score, summary, files)

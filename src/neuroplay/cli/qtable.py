@@ -12,38 +12,27 @@ from neuroplay.rl.config import QLearningConfig
 
 _D = QLearningConfig()  # the CLI's defaults are the library's defaults
 
-MAP = typer.Option(
-    None, "--map", help="Text map, one row per line: S start, G goal, X pit, # wall, . free. Default: built-in."
-)
-EPISODES = typer.Option(_D.episodes, "--episodes", help="Training episodes.")
-ALPHA = typer.Option(_D.alpha, "--alpha", help="Learning rate, in (0, 1].")
-GAMMA = typer.Option(_D.gamma, "--gamma", help="Discount factor, in [0, 1].")
-EPS_START = typer.Option(_D.eps_start, "--eps-start", help="Exploration rate ε at the first episode.")
-EPS_END = typer.Option(_D.eps_end, "--eps-end", help="Final ε.")
-EPS_DECAY = typer.Option(
-    _D.eps_decay_episodes, "--eps-decay", help="Episodes over which ε falls linearly to --eps-end."
-)
-SLIP = typer.Option(_D.slip, "--slip", help="Chance, in [0, 1), that a move goes a random other way.")
-MAX_STEPS = typer.Option(_D.max_steps, "--max-steps", help="Moves before an episode is cut off.")
-OUT = typer.Option(Path("runs/qtable"), "--out", help="Folder for the PNGs, qtable.csv and summary.json.")
-QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar and no pictures in the terminal.")
-
 
 def qtable(
-    map_file: Path | None = MAP,
-    episodes: int = EPISODES,
-    alpha: float = ALPHA,
-    gamma: float = GAMMA,
-    eps_start: float = EPS_START,
-    eps_end: float = EPS_END,
-    eps_decay: int = EPS_DECAY,
-    slip: float = SLIP,
-    max_steps: int = MAX_STEPS,
-    out: Path = OUT,
+    ctx: typer.Context,
+    map_file: Path | None = typer.Option(
+        None, "--map", help="Text map, one row per line: S start, G goal, X pit, # wall, . free. Default: built-in."
+    ),
+    episodes: int = typer.Option(_D.episodes, "--episodes", help="Training episodes."),
+    alpha: float = typer.Option(_D.alpha, "--alpha", help="Learning rate, in (0, 1]."),
+    gamma: float = typer.Option(_D.gamma, "--gamma", help="Discount factor, in [0, 1]."),
+    eps_start: float = typer.Option(_D.eps_start, "--eps-start", help="Exploration rate ε at the first episode."),
+    eps_end: float = typer.Option(_D.eps_end, "--eps-end", help="Final ε."),
+    eps_decay_episodes: int = typer.Option(
+        _D.eps_decay_episodes, "--eps-decay", help="Episodes over which ε falls linearly to --eps-end."
+    ),
+    slip: float = typer.Option(_D.slip, "--slip", help="Chance, in [0, 1), that a move goes a random other way."),
+    max_steps: int = typer.Option(_D.max_steps, "--max-steps", help="Moves before an episode is cut off."),
+    out: Path = typer.Option(Path("runs/qtable"), "--out", help="Folder for the PNGs, qtable.csv and summary.json."),
     seed: int = SEED,
     device: str = DEVICE,
     json_out: bool = JSON,
-    quiet: bool = QUIET,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no pictures in the terminal."),
 ) -> None:
     """Tabular Q-learning on a grid world: learn to reach G, avoid the pits X, pay for each move.
 
@@ -56,17 +45,8 @@ def qtable(
     from neuroplay.rl.tabular import policy_text, values_text
 
     grid_map = load_map(map_file) if map_file is not None else parse_map(DEFAULT_MAP)
-    config = QLearningConfig(
-        episodes=episodes,
-        alpha=alpha,
-        gamma=gamma,
-        eps_start=eps_start,
-        eps_end=eps_end,
-        eps_decay_episodes=eps_decay,
-        seed=seed,
-        max_steps=max_steps,
-        slip=slip,
-    )
+    fields = QLearningConfig.__dataclass_fields__  # the parameters named after its settings
+    config = QLearningConfig(**{name: value for name, value in ctx.params.items() if name in fields})
     every = max(1, episodes // 100)  # a redraw per episode would cost more than the episode
     with make_progress(transient=True, disable=quiet) as progress:
         task = progress.add_task("Q-learning", total=episodes, status="")

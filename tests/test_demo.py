@@ -63,7 +63,8 @@ def test_quick_demo_numbers(demo_run):
     report = json.loads(stdout.strip().splitlines()[-1])
     assert report["index"] == str(out / "index.html") and set(PARTS) <= set(report)
     dqn = report["dqn"]
-    assert dqn["solved"] or dqn["env_steps"] == 1500  # the quick budget, all spent unless solved
+    # the quick budget, all spent unless solved (8 environments step together, so up to 7 more)
+    assert dqn["solved"] or 1500 <= dqn["env_steps"] < 1508
     assert 0 < dqn["eval_mean_return"] <= 500
     q = report["qtable"]
     saved = json.loads((out / "qtable" / "summary.json").read_text())

@@ -105,115 +105,56 @@ PARTS = ("dqn", "qtable", "evolve", "style", "dream", "sketch")
 def fingerprint(work: Path, parts: tuple[str, ...] = PARTS) -> dict[str, object]:
     fp: dict[str, object] = {}
 
-    def job(name: str, args: list[str]) -> dict:
+    def job(name: str, command: str) -> dict:
         t = time.perf_counter()
-        out = run(args, work)
+        out = run(command.split(), work)
         fp[f"{name}.json"] = numbers(out)
         print(f"{name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
         return out
 
     if "dqn" in parts:
-        job("dqn", ["dqn", "train", "--out", "dqn", "--total-steps", "3000", "--eval-every", "1000", "-q"])
+        job("dqn", "dqn train --out dqn --total-steps 3000 --eval-every 1000 -q")
         fp["dqn.model"] = tensors_hash(work / "dqn/model.pt")
         fp["dqn.checkpoint"] = tensors_hash(work / "dqn/checkpoint.pt")
-        job("dqn_eval", ["dqn", "eval", "dqn/model.pt", "--episodes", "5", "--seed", "3"])
-        job("dqn_play", ["dqn", "play", "dqn", "--gif", "cartpole.gif", "--seed", "1"])
+        job("dqn_eval", "dqn eval dqn/model.pt --episodes 5 --seed 3")
+        job("dqn_play", "dqn play dqn --gif cartpole.gif --seed 1")
         fp["dqn.gif"] = image_hash(work / "cartpole.gif")
 
     if "qtable" in parts:
-        job("qtable", ["qtable", "--out", "qtable", "--episodes", "300", "--seed", "2", "-q"])
+        job("qtable", "qtable --out qtable --episodes 300 --seed 2 -q")
         fp["qtable.csv"] = sha((work / "qtable/qtable.csv").read_bytes())
         fp["qtable.png"] = image_hash(work / "qtable/policy_values.png")
 
     if "evolve" in parts:
-        args = ["evolve", "train", "--out", "evo", "--population", "200", "--generations", "6", "--seed", "1", "-q"]
-        job("evolve", [*args, "--target-pipes", "50", "--validation-courses", "20"])
+        args = "evolve train --out evo --population 200 --generations 6 --seed 1 -q"
+        job("evolve", f"{args} --target-pipes 50 --validation-courses 20")
         fp["evolve.checkpoint"] = tensors_hash(work / "evo/checkpoint.pt")
         if (work / "evo/champion.pt").exists():
             fp["evolve.champion"] = tensors_hash(work / "evo/champion.pt")
-        job(
-            "evolve_classic", ["evolve", "train", "--out", "evoc", "--algorithm", "classic", "--generations", "8", "-q"]
-        )
+        job("evolve_classic", "evolve train --out evoc --algorithm classic --generations 8 -q")
         fp["evolve_classic.checkpoint"] = tensors_hash(work / "evoc/checkpoint.pt")
-        job("evolve_eval", ["evolve", "eval", "evoc", "--courses", "4", "--max-pipes", "30", "--seed", "5"])
-        job("evolve_play", ["evolve", "play", "evoc", "--gif", "flappy.gif", "--max-frames", "120", "--seed", "2"])
+        job("evolve_eval", "evolve eval evoc --courses 4 --max-pipes 30 --seed 5")
+        job("evolve_play", "evolve play evoc --gif flappy.gif --max-frames 120 --seed 2")
         fp["evolve.gif"] = image_hash(work / "flappy.gif")
-        job("evolve_play_mp4", ["evolve", "play", "evoc", "--gif", "flappy.mp4", "--max-frames", "120", "--seed", "2"])
+        job("evolve_play_mp4", "evolve play evoc --gif flappy.mp4 --max-frames 120 --seed 2")
         fp["evolve.mp4"] = mp4_summary(work / "flappy.mp4")
 
     if "style" in parts:
-        job(
-            "style",
-            [
-                "style",
-                "demo:chelsea",
-                "demo:swirl",
-                "-o",
-                "style.png",
-                "-s",
-                "128",
-                "--scales",
-                "64,128",
-                "-n",
-                "6,5",
-                "-q",
-            ],
-        )
+        job("style", "style demo:chelsea demo:swirl -o style.png -s 128 --scales 64,128 -n 6,5 -q")
         fp["style.png"] = image_hash(work / "style.png")
-        job(
-            "style_adam",
-            [
-                "style",
-                "demo:coffee",
-                "demo:mosaic",
-                "-o",
-                "adam.png",
-                "-s",
-                "64",
-                "-n",
-                "8",
-                "--scales",
-                "64",
-                "--optimizer",
-                "adam",
-                "--init",
-                "noise",
-                "--seed",
-                "4",
-                "-q",
-            ],
-        )
+        adam = "-s 64 -n 8 --scales 64 --optimizer adam --init noise --seed 4 -q"
+        job("style_adam", f"style demo:coffee demo:mosaic -o adam.png {adam}")
         fp["style_adam.png"] = image_hash(work / "adam.png")
 
     if "dream" in parts:
-        job(
-            "dream",
-            ["dream", "demo:astronaut", "-o", "dream.png", "--max-size", "128", "--octaves", "2", "-n", "3", "-q"],
-        )
+        job("dream", "dream demo:astronaut -o dream.png --max-size 128 --octaves 2 -n 3 -q")
         fp["dream.png"] = image_hash(work / "dream.png")
-        job(
-            "dream_zoom",
-            [
-                "dream",
-                "demo:rocket",
-                "-o",
-                "zoom.gif",
-                "--max-size",
-                "96",
-                "--octaves",
-                "2",
-                "-n",
-                "2",
-                "--zoom-frames",
-                "3",
-                "-q",
-            ],
-        )
+        job("dream_zoom", "dream demo:rocket -o zoom.gif --max-size 96 --octaves 2 -n 2 --zoom-frames 3 -q")
         fp["dream_zoom.gif"] = image_hash(work / "zoom.gif")
 
     if "sketch" in parts:
-        job("sketch_search", ["sketch", "search", "demo:cat"])
-        job("sketch_colorize", ["sketch", "colorize", "demo:cup", "-o", "cup.png", "-s", "96", "-n", "4,3", "-q"])
+        job("sketch_search", "sketch search demo:cat")
+        job("sketch_colorize", "sketch colorize demo:cup -o cup.png -s 96 -n 4,3 -q")
         fp["sketch.png"] = image_hash(work / "cup.png")
         fp["sketch_sheet.png"] = image_hash(work / "cup_sheet.png") if (work / "cup_sheet.png").exists() else None
     return fp

@@ -305,3 +305,13 @@ def test_cli_bad_input_exits_2_with_one_line(run_cli, gallery, tmp_path, case):
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err
+
+
+def test_hed_in_bf16_gives_the_same_lines_and_its_own_index_key():
+    fp32, bf16 = E.hed_edges(_rectangle()), E.hed_edges(_rectangle(), precision="bf16")
+    assert np.abs(fp32 - bf16).max() < 0.05
+    assert (E.thin_edges(fp32) == E.thin_edges(bf16)).mean() > 0.99
+    config = RetrievalConfig()
+    assert config.index_key("hed", "bf16") != config.index_key("hed", "fp32")  # one never reuses the other
+    with pytest.raises(UserError, match="precision"):
+        RetrievalConfig(precision="fp16")

@@ -104,7 +104,7 @@ def save_index(path: Path, index: GalleryIndex, skipped: dict[str, dict]) -> Non
         "kind": INDEX_KIND,
         "format_version": INDEX_VERSION,
         "root": str(index.root.resolve()),
-        "key": index.config.index_key(index.method),
+        "key": index.config.index_key(index.method, index.precision),
         "entries": [_pack(e) for e in entries],
         "skipped": skipped,
         "edges": [torch.from_numpy(e.edges) for e in entries],

@@ -110,9 +110,14 @@ def sketch_edges(sketch: np.ndarray | torch.Tensor, size: int = 256) -> np.ndarr
 
 
 def photo_edges(
-    image: np.ndarray | torch.Tensor, config: RetrievalConfig, method: str, device: torch.device | str
+    image: np.ndarray | torch.Tensor,
+    config: RetrievalConfig,
+    method: str,
+    device: torch.device | str,
+    precision: str = "fp32",
 ) -> np.ndarray:
-    """The one-pixel edge map of a photo, shrunk (never enlarged) to ``config.edge_size`` (longer side)."""
+    """The one-pixel edge map of a photo, shrunk (never enlarged) to ``config.edge_size`` (longer
+    side); HED runs in ``precision`` (``fp32`` or ``bf16``)."""
     tensor = as_image_tensor(image)
     height, width = tensor.shape[-2:]
     scale = min(1.0, config.edge_size / max(height, width))
@@ -120,5 +125,5 @@ def photo_edges(
         size = (max(1, round(height * scale)), max(1, round(width * scale)))
         tensor = F.interpolate(tensor, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
     if method == "hed":
-        return thin_edges(hed_edges(tensor, device))
+        return thin_edges(hed_edges(tensor, device, precision))
     return canny_edges(tensor)

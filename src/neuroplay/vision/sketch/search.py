@@ -80,9 +80,16 @@ class GalleryIndex:
     """
 
     def __init__(
-        self, root: Path, config: RetrievalConfig, method: str, entries: list[IndexEntry], device: torch.device | str
+        self,
+        root: Path,
+        config: RetrievalConfig,
+        method: str,
+        entries: list[IndexEntry],
+        device: torch.device | str,
+        precision: str = "fp32",
     ):
         self.root, self.config, self.method, self.device = root, config, method, device
+        self.precision = precision  # HED's, as the photos were described
         self.entries = entries  # one per photo, in index order
         self.stats = IndexStats(indexed=len(entries))
         self._stack()
@@ -212,7 +219,8 @@ def index_gallery(
     if not files:
         raise UserError(f"the gallery {root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     method = resolve_method(config.edges, notify)
-    key = config.index_key(method)
+    precision = runtime.resolve_precision(config.precision, device)
+    key = config.index_key(method, precision)
     path = Path(index_path) if index_path is not None else default_index_path(root)
     cached, cached_skips = load_index(path, root, key)
     entries, skipped, stats = [], {}, IndexStats()
@@ -241,7 +249,7 @@ def index_gallery(
         except UserError as exc:
             skipped[rel] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "why": str(exc)}
             continue
-        edges = photo_edges(image, config, method, device)
+        edges = photo_edges(image, config, method, device, precision)
         desc = as_stored(describe(edges, config, device))
         entries.append(IndexEntry(rel, st.st_size, st.st_mtime_ns, edges.shape, np.packbits(edges), desc))
         stats.added += 1
@@ -253,7 +261,7 @@ def index_gallery(
     stats.skipped = [(rel, bad["why"]) for rel, bad in skipped.items()]
     if not entries:
         raise UserError(f"the gallery {root} holds no usable images ({len(skipped)} unreadable)")
-    index = GalleryIndex(root, config, method, entries, device)
+    index = GalleryIndex(root, config, method, entries, device, precision)
     if stats.added or stats.removed or set(skipped) != set(cached_skips) or not path.is_file():
         save_index(path, index, skipped)
     stats.indexed = len(entries)

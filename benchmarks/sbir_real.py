@@ -180,7 +180,7 @@ def main() -> None:
             sizes = f"gallery {len(photos)} photos, {len(pairs)} Sketchy and {len(tu)} TU-Berlin queries"
             print(f"\n== {name} split: {sizes}")
             for method in args.methods.split(","):
-                scores, times = METHODS[method]([*photos], [p["sketch"] for p in pairs + tu], work, name)
+                scores, times = METHODS[method](photos, [p["sketch"] for p in pairs + tu], work, name)
                 inst = instance_measures(scores[: len(pairs)], target)
                 cat = category_measures(scores[len(pairs) :], relevant) if tu else None
                 per_cat = defaultdict(list)

@@ -22,7 +22,6 @@ from neuroplay.common.errors import UserError, check
 from neuroplay.common.report import MARKER, Section, write_report
 
 Progress = Callable[[str, int, int | None, str], None]
-PARTS = ("dqn", "qtable", "evolve", "style", "dream", "sketch")
 
 
 @dataclass(frozen=True)
@@ -289,6 +288,7 @@ _RUNNERS = {
     "dream": _dream_part,
     "sketch": _sketch_part,
 }
+PARTS = tuple(_RUNNERS)  # in the order the tour runs them
 
 
 def run_tour(

@@ -103,6 +103,13 @@ def resume_run_dir(out: Path | None, resume: Path, force: bool) -> Path:
     return resume
 
 
+def settings_from_params(ctx: typer.Context, config_cls: type, **parsed: Any) -> dict[str, Any]:
+    """The command's parameters named after ``config_cls`` fields, with the ``parsed`` values
+    (options given as text, e.g. ``hidden=(128, 128)``) in place of theirs."""
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    return {name: value for name, value in ctx.params.items() if name in names} | parsed
+
+
 def start_run(
     ctx: typer.Context,
     config_cls: type,
@@ -114,13 +121,11 @@ def start_run(
 ) -> tuple[Path, dict[str, Any], dict[str, Any] | None]:
     """Where a ``train`` command runs and with what: ``(run_dir, settings, typed)``.
 
-    ``settings`` are the command's parameters named after ``config_cls`` fields, with the
-    ``parsed`` values (options given as text, e.g. ``hidden=(128, 128)``) in place of theirs. For
+    ``settings`` are :func:`settings_from_params`. For
     a fresh run ``typed`` is ``None``; for ``--resume`` it holds the settings the user typed, to
     override the saved ones (see :func:`typed_settings`; ``config_cls.RESUMABLE`` may change).
     """
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    settings = {name: value for name, value in ctx.params.items() if name in names} | parsed
+    settings = settings_from_params(ctx, config_cls, **parsed)
     if resume is None:
         return new_run_dir(out, default_dir, force), settings, None
     return resume_run_dir(out, resume, force), settings, typed_settings(ctx, settings, config_cls.RESUMABLE)

@@ -25,7 +25,7 @@ def demo(
     from neuroplay.tour import TourConfig, check_out_dir, run_tour
 
     config = TourConfig(seed=seed, quick=quick)
-    check_out_dir(out)
+    check_out_dir(out)  # here too, before the bars start, so a refusal is one clean line
     t0 = time.perf_counter()
     c = console()
     with make_progress(disable=quiet, transient=True) as progress:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, SEED, emit_json
+from neuroplay.cli._util import DEVICE, JSON, SEED, emit_json, settings_from_params
 from neuroplay.common.progress import make_progress
 from neuroplay.rl.config import QLearningConfig
 
@@ -45,8 +45,7 @@ def qtable(
     from neuroplay.rl.tabular import policy_text, values_text
 
     grid_map = load_map(map_file) if map_file is not None else parse_map(DEFAULT_MAP)
-    fields = QLearningConfig.__dataclass_fields__  # the parameters named after its settings
-    config = QLearningConfig(**{name: value for name, value in ctx.params.items() if name in fields})
+    config = QLearningConfig(**settings_from_params(ctx, QLearningConfig))
     every = max(1, episodes // 100)  # a redraw per episode would cost more than the episode
     with make_progress(transient=True, disable=quiet) as progress:
         task = progress.add_task("Q-learning", total=episodes, status="")

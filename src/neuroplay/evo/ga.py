@@ -83,19 +83,6 @@ def resume_config(run_dir: str | os.PathLike[str], **overrides) -> EvolveConfig:
     return saved.for_resume(**overrides)
 
 
-def resume_evolution(
-    run_dir: str | os.PathLike[str],
-    callback: Callable[[dict], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    evaluator: Evaluator | None = None,
-    **overrides,
-) -> EvolveResult:
-    """Continue the run in ``run_dir`` (see :func:`resume_config` for ``overrides``); ends exactly
-    where the uninterrupted run would have."""
-    config = resume_config(run_dir, **overrides)
-    return evolve(config, run_dir, callback, should_stop, resume=True, evaluator=evaluator)
-
-
 def evolve(
     config: EvolveConfig | None = None,
     out_dir: str | os.PathLike[str] | None = None,

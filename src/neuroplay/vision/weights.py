@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,13 +100,7 @@ class NetworkSpec:
     @property
     def params(self) -> int:
         """The number of parameters (weights and biases)."""
-        total = 0
-        for shape in self.shapes.values():
-            n = 1
-            for d in shape:
-                n *= d
-            total += n
-        return total
+        return sum(math.prod(shape) for shape in self.shapes.values())
 
     @property
     def offline(self) -> bool:

@@ -15,6 +15,7 @@ from neuroplay.cli._util import (
     JSON,
     QUIET,
     SEED,
+    check_device,
     ctrl_c_stops,
     emit_json,
     has_display,
@@ -85,7 +86,9 @@ def train_cmd(
     ),
     ray_workers: int = typer.Option(None, "--ray-workers", help="Ray tasks per generation [default: Ray's CPUs]."),
     seed: int = SEED,
-    device: str = typer.Option("auto", "--device", help="Accepted for uniformity; the world runs in NumPy on the CPU."),
+    device: str = typer.Option(
+        "auto", "--device", help="Accepted for uniformity; the world runs in NumPy on the CPU.", callback=check_device
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Evolve birds until a champion passes --target-pipes (on unseen courses too, for the

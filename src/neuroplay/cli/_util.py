@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import inspect
 import json
 import math
 import os
@@ -40,6 +42,50 @@ FORCE = typer.Option(False, "--force", help="Start afresh in --out even if it ho
 # play commands: how a recording is made
 FPS = typer.Option(30, "--fps", help="Frames per second of the recording.")
 FRAME_SKIP = typer.Option(2, "--frame-skip", help="Keep every k-th frame in the recording.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Common:
+    """The options of the CLI contract as a command was given them: ``--seed``, ``--device``,
+    ``--json``, and ``--quiet`` and ``--threads`` where the command takes them."""
+
+    seed: int = 0
+    device: str = "auto"
+    json: bool = False
+    quiet: bool = False
+    threads: int | None = None
+
+
+def common_options(*, quiet: Any = None, threads: Any = None, seed: Any = SEED, device: Any = DEVICE) -> Callable:
+    """Decorator, under ``@app.command``: the command takes ``--seed``, ``--device`` and ``--json``
+    (and ``--quiet``/``--threads`` when their options are given here; ``device=None`` for a command
+    without ``--device``) and receives them as one
+    :class:`Common`, its keyword-only ``common`` parameter.
+
+    The options keep the parameter names ``seed``, ``device``, ``json_out``, ``quiet`` and
+    ``threads``, so ``ctx.params`` (and run settings read from it) see them as before.
+    """
+    given = (("seed", int, seed), ("device", str, device), ("json_out", bool, JSON), ("quiet", bool, quiet))
+    options = {name: (kind, opt) for name, kind, opt in (*given, ("threads", int, threads)) if opt is not None}
+
+    def decorate(command: Callable) -> Callable:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for name, p in signature.parameters.items() if name != "common"]
+        shared = [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=o, annotation=k)
+            for n, (k, o) in options.items()
+        ]
+
+        @functools.wraps(command)
+        def with_common(**params: Any) -> Any:
+            given = {name: params.pop(name) for name in options}
+            return command(**params, common=Common(json=given.pop("json_out"), **given))
+
+        with_common.__signature__ = signature.replace(parameters=[*own, *shared])
+        with_common.__annotations__ = {p.name: p.annotation for p in [*own, *shared]}
+        return with_common
+
+    return decorate
 
 
 def resume_option(budget: str) -> Any:
@@ -131,9 +177,20 @@ def start_run(
     return resume_run_dir(out, resume, force), settings, typed_settings(ctx, settings, config_cls.RESUMABLE)
 
 
-def say_interrupted(what: str, run_dir: Path, command: str) -> None:
-    """Tell the user a run stopped by Ctrl-C was saved, and how to continue it."""
-    console().print(f"interrupted {what}; checkpoint saved. Continue with: neuroplay {command} --resume {run_dir}")
+def finish_training(
+    result: Any, run_dir: Path, command: str, where: str, report: str, json_out: bool, summary: dict
+) -> None:
+    """End a ``train`` command: an interrupted run says where it stopped (``where``) and how to
+    continue it, then exits 130; a finished one prints ``report`` (unless ``json_out``). With
+    ``json_out`` the ``summary`` is printed as JSON either way."""
+    if result.interrupted:
+        console().print(f"interrupted {where}; checkpoint saved. Continue with: neuroplay {command} --resume {run_dir}")
+    elif not json_out:
+        console().print(report)
+    if json_out:
+        emit_json({**summary, "interrupted": result.interrupted, "out": str(run_dir)})
+    if result.interrupted:
+        raise typer.Exit(130)
 
 
 def typed_settings(ctx: typer.Context, settings: dict[str, Any], may_change: Collection[str]) -> dict[str, Any]:

@@ -8,19 +8,18 @@ from pathlib import Path
 import typer
 
 from neuroplay.cli._util import (
-    DEVICE,
     FORCE,
     FPS,
     FRAME_SKIP,
-    JSON,
     QUIET,
-    SEED,
+    Common,
+    common_options,
     ctrl_c_stops,
     emit_json,
+    finish_training,
     has_display,
     parse_ints,
     resume_option,
-    say_interrupted,
     start_run,
 )
 from neuroplay.common.errors import UserError
@@ -36,6 +35,7 @@ _D = DQNConfig()  # the CLI's defaults are the library's defaults
 
 
 @app.command("train")
+@common_options(quiet=QUIET)
 def train_cmd(
     ctx: typer.Context,
     out: Path = typer.Option(
@@ -89,10 +89,8 @@ def train_cmd(
     torch_threads: int = typer.Option(
         _D.torch_threads, "--threads", help="torch CPU threads (1 is fastest for small nets)."
     ),
-    quiet: bool = QUIET,
-    seed: int = SEED,
-    device: str = DEVICE,
-    json_out: bool = JSON,
+    *,
+    common: Common,
 ) -> None:
     """Train a DQN agent until greedy evaluations pass the threshold several times in a row.
 
@@ -106,9 +104,9 @@ def train_cmd(
         ctx, DQNConfig, out, resume, force, Path("runs") / "dqn", hidden=hidden_sizes, max_grad_norm=clip
     )
     # resumed: the saved settings, but for those typed here that may change (--device: where it runs now)
-    agent = DQN(DQNConfig(**settings)) if typed is None else DQN.resume(run_dir, **{"device": device, **typed})
+    agent = DQN(DQNConfig(**settings)) if typed is None else DQN.resume(run_dir, **{"device": common.device, **typed})
     config = agent.config
-    with ctrl_c_stops() as stop_requested, make_progress(disable=quiet) as progress:
+    with ctrl_c_stops() as stop_requested, make_progress(disable=common.quiet) as progress:
         task = progress.add_task("dqn", total=config.total_steps, status="")
 
         def report(info: dict) -> None:
@@ -120,33 +118,23 @@ def train_cmd(
 
         result = agent.train(run_dir, callback=report, should_stop=stop_requested, resume=resume is not None)
 
-    c = console()
-    if result.interrupted:
-        say_interrupted(f"at {result.env_steps} steps", run_dir, "dqn train")
-    elif not json_out:
-        verdict = "[green]solved[/]" if result.solved else "[yellow]not solved within the budget[/]"
-        c.print(
-            f"{verdict}: {result.env_steps} steps, {result.episodes} episodes, {result.wall_seconds:.1f} s; "
-            f"best greedy evaluation {result.best_eval_mean:.1f}\nmodel: {result.model}\n"
-            f"plots and metrics: {run_dir / 'learning_curve.png'}, {run_dir / 'metrics.csv'}"
-        )
-    if json_out:
-        emit_json(
-            {
-                "solved": result.solved,
-                "env_steps": result.env_steps,
-                "episodes": result.episodes,
-                "updates": result.updates,
-                "wall_seconds": round(result.wall_seconds, 3),
-                "best_eval_mean": result.best_eval_mean,
-                "interrupted": result.interrupted,
-                "model": result.model,
-                "checkpoint": result.checkpoint,
-                "out": str(run_dir),
-            }
-        )
-    if result.interrupted:
-        raise typer.Exit(130)
+    verdict = "[green]solved[/]" if result.solved else "[yellow]not solved within the budget[/]"
+    report = (
+        f"{verdict}: {result.env_steps} steps, {result.episodes} episodes, {result.wall_seconds:.1f} s; "
+        f"best greedy evaluation {result.best_eval_mean:.1f}\nmodel: {result.model}\n"
+        f"plots and metrics: {run_dir / 'learning_curve.png'}, {run_dir / 'metrics.csv'}"
+    )
+    summary = {
+        "solved": result.solved,
+        "env_steps": result.env_steps,
+        "episodes": result.episodes,
+        "updates": result.updates,
+        "wall_seconds": round(result.wall_seconds, 3),
+        "best_eval_mean": result.best_eval_mean,
+        "model": result.model,
+        "checkpoint": result.checkpoint,
+    }
+    finish_training(result, run_dir, "dqn train", f"at {result.env_steps} steps", report, common.json, summary)
 
 
 def _fmt(x: float) -> str:
@@ -154,20 +142,20 @@ def _fmt(x: float) -> str:
 
 
 @app.command("eval")
+@common_options()
 def eval_cmd(
     path: Path = typer.Argument(..., help="A model.pt (or the run directory holding it)."),
     episodes: int = typer.Option(100, "--episodes", "-n", help="Greedy episodes to run."),
-    seed: int = SEED,
-    device: str = DEVICE,
-    json_out: bool = JSON,
+    *,
+    common: Common,
 ) -> None:
     """Run the greedy policy for N episodes and report the mean and spread of the returns."""
     from neuroplay.rl.dqn import DQN
 
     if not 1 <= episodes <= 100_000:
         raise UserError(f"--episodes must be between 1 and 100000, got {episodes}")
-    agent = DQN.load(path, device=device)
-    returns = agent.evaluate(episodes, seed)
+    agent = DQN.load(path, device=common.device)
+    returns = agent.evaluate(episodes, common.seed)
     out = {
         "mean_return": float(returns.mean()),
         "std_return": float(returns.std()),
@@ -175,9 +163,9 @@ def eval_cmd(
         "max_return": float(returns.max()),
         "episodes": int(episodes),
         "env_id": agent.config.env_id,
-        "seed": seed,
+        "seed": common.seed,
     }
-    if json_out:
+    if common.json:
         emit_json(out)
     else:
         console().print(
@@ -187,6 +175,7 @@ def eval_cmd(
 
 
 @app.command("play")
+@common_options()
 def play_cmd(
     path: Path = typer.Argument(..., help="A model.pt (or the run directory holding it)."),
     gif: Path = typer.Option(None, "--gif", help="Record one episode to this GIF instead of opening a window."),
@@ -194,9 +183,8 @@ def play_cmd(
     fps: int = FPS,
     frame_skip: int = FRAME_SKIP,
     scale: float = typer.Option(0.5, "--scale", help="GIF size relative to the env's frames."),
-    seed: int = SEED,
-    device: str = DEVICE,
-    json_out: bool = JSON,
+    *,
+    common: Common,
 ) -> None:
     """Watch the agent: a window where a display exists, or a GIF with --gif."""
     import numpy as np
@@ -210,16 +198,16 @@ def play_cmd(
         raise UserError("--episodes must be in 1..1000")
     if gif is not None and gif.suffix.lower() != ".gif":
         raise UserError(f"--gif needs a .gif file name, got {gif}")
-    agent = DQN.load(path, device=device)
+    agent = DQN.load(path, device=common.device)
     if gif is None:
         if not has_display():
             raise UserError("no display here to open a window; record a GIF instead with --gif FILE.gif")
-        returns = show_window(agent, episodes, seed)
+        returns = show_window(agent, episodes, common.seed)
         out = {"returns": returns, "mean_return": float(np.mean(returns))}
     else:
-        ret, frames = record_gif(agent, gif, seed, fps=fps, frame_skip=frame_skip, scale=scale)
+        ret, frames = record_gif(agent, gif, common.seed, fps=fps, frame_skip=frame_skip, scale=scale)
         out = {"return": ret, "frames": frames, "gif": str(gif)}
-        if not json_out:
+        if not common.json:
             console().print(f"episode return {ret:.0f}; {frames} frames written to {gif}")
-    if json_out:
+    if common.json:
         emit_json(out)

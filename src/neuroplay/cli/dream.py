@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, QUIET, SEED, THREADS, emit_json
+from neuroplay.cli._util import QUIET, THREADS, Common, common_options, emit_json, settings_from_params
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import DEMO_PREFIX
 from neuroplay.common.progress import make_progress
@@ -69,7 +69,9 @@ def _list_layers(network: str, json_out: bool) -> None:
         typer.echo(f"{row['name']:8} {row['channels']:>8} {'1/' + str(row['scale']):>6}")
 
 
+@common_options(quiet=QUIET, threads=THREADS)
 def dream(
+    ctx: typer.Context,
     image: str = typer.Argument(
         None, help=f"Image to dream on: a file, or demo:NAME (default: {DEFAULT_IMAGE}).", show_default=False
     ),
@@ -131,11 +133,8 @@ def dream(
     precision: str = typer.Option(
         _D.precision, "--precision", help=f"{', '.join(PRECISIONS)} (auto: bf16 where the hardware has it)."
     ),
-    threads: int = THREADS,
-    quiet: bool = QUIET,
-    seed: int = SEED,
-    device: str = DEVICE,
-    json_out: bool = JSON,
+    *,
+    common: Common,
 ) -> None:
     """Dream on IMAGE: amplify what an ImageNet network sees in it, octave by octave."""
     from neuroplay.vision.dream_run import prepare_dream, run_dream  # torch: only when the command runs
@@ -143,35 +142,18 @@ def dream(
 
     get_network(network)
     if list_layers:
-        _list_layers(network, json_out)
+        _list_layers(network, common.json)
         return
     layers = parse_layers(layer) if layer else dict(_D.layers)
+    channels_by_layer = parse_channels(channels or [], list(layers))
     config = DreamConfig(
-        layers=layers,
-        channels=parse_channels(channels or [], list(layers)),
-        octaves=octaves,
-        octave_scale=octave_scale,
-        steps=steps,
-        step_size=step_size,
-        jitter=jitter,
-        tile_size=tile_size,
-        max_size=max_size or None,
-        guide_size=guide_size,
-        zoom_frames=zoom_frames,
-        zoom=zoom,
-        zoom_steps=zoom_steps,
-        fps=fps,
-        network=network,
-        seed=seed,
-        device=device,
-        precision=precision,
-        threads=threads,
+        **settings_from_params(ctx, DreamConfig, layers=layers, channels=channels_by_layer, max_size=max_size or None)
     )
     image = image or DEFAULT_IMAGE
     if output is None:
         output = Path("dream.gif" if zoom_frames else "dream.png")
     job = prepare_dream(config, image, output, guide=guide, mask=mask)
-    with make_progress(disable=quiet or json_out) as progress:
+    with make_progress(disable=common.quiet or common.json) as progress:
         task = progress.add_task("dream", total=None, status="")
 
         def on_step(p) -> None:
@@ -185,9 +167,9 @@ def dream(
             )
 
         summary = run_dream(job, on_step)
-    if json_out:
+    if common.json:
         emit_json(summary)
-    elif not quiet:
+    elif not common.quiet:
         what = f"{summary['frames']} frames" if config.zoom_frames else f"{summary['width']}×{summary['height']}"
         wall, sidecar = summary["wall_seconds"], summary["sidecar"]
         typer.echo(f"wrote {output} ({what}) in {wall:.1f} s; settings in {sidecar}", err=True)

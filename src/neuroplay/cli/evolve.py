@@ -8,20 +8,19 @@ from pathlib import Path
 import typer
 
 from neuroplay.cli._util import (
-    DEVICE,
     FORCE,
     FPS,
     FRAME_SKIP,
-    JSON,
     QUIET,
-    SEED,
+    Common,
     check_device,
+    common_options,
     ctrl_c_stops,
     emit_json,
+    finish_training,
     has_display,
     parse_ints,
     resume_option,
-    say_interrupted,
     start_run,
 )
 from neuroplay.common.errors import UserError
@@ -33,6 +32,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 _D = EvolveConfig()
+# the world runs in NumPy: --device is only checked
+CPU_ONLY = typer.Option(
+    "auto", "--device", help="Accepted for uniformity; the world runs in NumPy on the CPU.", callback=check_device
+)
 
 
 def champ_deaths(champ, config: EvolveConfig) -> int | None:
@@ -44,6 +47,7 @@ def champ_deaths(champ, config: EvolveConfig) -> int | None:
 
 
 @app.command("train")
+@common_options(quiet=QUIET, device=CPU_ONLY)
 def train_cmd(
     ctx: typer.Context,
     out: Path = typer.Option(None, "--out", "-o", help="Run directory [default: runs/evolve]."),
@@ -78,18 +82,14 @@ def train_cmd(
     mutation_scale: float = typer.Option(
         None, "--mutation-scale", help="Uniform half-width (classic, 0.5) or Gaussian std (default, 3.0)."
     ),
-    quiet: bool = QUIET,
     ray: str = typer.Option(
         None,
         "--ray",
         help="Evaluate on Ray: 'local' for a local instance, or a cluster ADDRESS (needs neuroplay[ray]).",
     ),
     ray_workers: int = typer.Option(None, "--ray-workers", help="Ray tasks per generation [default: Ray's CPUs]."),
-    seed: int = SEED,
-    device: str = typer.Option(
-        "auto", "--device", help="Accepted for uniformity; the world runs in NumPy on the CPU.", callback=check_device
-    ),
-    json_out: bool = JSON,
+    *,
+    common: Common,
 ) -> None:
     """Evolve birds until a champion passes --target-pipes (on unseen courses too, for the
     default algorithm). Ctrl-C saves a checkpoint; --resume continues exactly."""
@@ -109,7 +109,7 @@ def train_cmd(
         evaluation = ray_evaluation(MLPShape(config.sizes), ray, ray_workers)
     elif ray_workers is not None:
         raise UserError("--ray-workers needs --ray")
-    with evaluation as evaluator, ctrl_c_stops() as stop_requested, make_progress(disable=quiet) as progress:
+    with evaluation as evaluator, ctrl_c_stops() as stop_requested, make_progress(disable=common.quiet) as progress:
         task = progress.add_task("evolve", total=config.generations, status="")
 
         def report(s: dict) -> None:
@@ -130,44 +130,35 @@ def train_cmd(
             evaluator=evaluator,
         )
 
-    c = console()
-    if result.interrupted:
-        say_interrupted(f"after generation {result.generations}", run_dir, "evolve train")
-    elif not json_out:
-        verdict = "[green]solved[/]" if result.solved else "[yellow]no champion reached the target[/]"
-        c.print(
-            f"{verdict}: {result.generations} generations, {result.wall_seconds:.1f} s, best bird "
-            f"{result.best_pipes} pipes\nchampion: {result.champion_path}\n"
-            f"stats and plot: {run_dir / 'stats.csv'}, {run_dir / 'fitness.png'}"
-        )
-    if json_out:
-        champ = result.champion
-        emit_json(
-            {
-                "solved": result.solved,
-                "generations": result.generations,
-                "wall_seconds": round(result.wall_seconds, 3),
-                "best_pipes": result.best_pipes,
-                "validation_courses": len(champ.validation_pipes) if champ else 0,
-                "validation_deaths": champ_deaths(champ, config),
-                "champion": result.champion_path,
-                "interrupted": result.interrupted,
-                "out": str(run_dir),
-                "ray": ray,
-            }
-        )
-    if result.interrupted:
-        raise typer.Exit(130)
+    verdict = "[green]solved[/]" if result.solved else "[yellow]no champion reached the target[/]"
+    report = (
+        f"{verdict}: {result.generations} generations, {result.wall_seconds:.1f} s, best bird "
+        f"{result.best_pipes} pipes\nchampion: {result.champion_path}\n"
+        f"stats and plot: {run_dir / 'stats.csv'}, {run_dir / 'fitness.png'}"
+    )
+    champ = result.champion
+    summary = {
+        "solved": result.solved,
+        "generations": result.generations,
+        "wall_seconds": round(result.wall_seconds, 3),
+        "best_pipes": result.best_pipes,
+        "validation_courses": len(champ.validation_pipes) if champ else 0,
+        "validation_deaths": champ_deaths(champ, config),
+        "champion": result.champion_path,
+        "ray": ray,
+    }
+    where = f"after generation {result.generations}"
+    finish_training(result, run_dir, "evolve train", where, report, common.json, summary)
 
 
 @app.command("eval")
+@common_options()
 def eval_cmd(
     path: Path = typer.Argument(..., help="A champion.pt (or the run directory holding it)."),
     courses: int = typer.Option(10, "--courses", help="Fresh courses to fly."),
     max_pipes: int = typer.Option(1000, "--max-pipes", help="Stop a course after this many pipes."),
-    seed: int = SEED,
-    device: str = DEVICE,
-    json_out: bool = JSON,
+    *,
+    common: Common,
 ) -> None:
     """Fly the champion on N fresh courses and count the pipes it passes on each."""
     from neuroplay.evo.champion import evaluate_champion, load_champion
@@ -177,16 +168,16 @@ def eval_cmd(
     if not 1 <= max_pipes <= 1_000_000:
         raise UserError(f"--max-pipes must be in 1..1000000, got {max_pipes}")
     champion = load_champion(path)
-    pipes = evaluate_champion(champion, courses, max_pipes, seed).tolist()
+    pipes = evaluate_champion(champion, courses, max_pipes, common.seed).tolist()
     out = {
         "pipes": pipes,
         "courses_reaching_max": sum(p >= max_pipes for p in pipes),
         "mean_pipes": sum(pipes) / len(pipes),
         "courses": courses,
         "max_pipes": max_pipes,
-        "seed": seed,
+        "seed": common.seed,
     }
-    if json_out:
+    if common.json:
         emit_json(out)
     else:
         console().print(
@@ -195,6 +186,7 @@ def eval_cmd(
 
 
 @app.command("play")
+@common_options()
 def play_cmd(
     path: Path = typer.Argument(None, help="A champion.pt or run directory (not needed with --human)."),
     gif: Path = typer.Option(None, "--gif", help="Record to this .gif (or .mp4) instead of opening a window."),
@@ -204,9 +196,8 @@ def play_cmd(
     fps: int = FPS,
     frame_skip: int = FRAME_SKIP,
     scale: float = typer.Option(0.5, "--scale", help="Recording size relative to 288×512."),
-    seed: int = SEED,
-    device: str = DEVICE,
-    json_out: bool = JSON,
+    *,
+    common: Common,
 ) -> None:
     """Watch the champion fly (a window, or --gif), compare it with its first generation, or play."""
     from neuroplay.evo.flappy import render
@@ -214,9 +205,9 @@ def play_cmd(
     if human:
         if not has_display():
             raise UserError("--human needs a display to open a window")
-        runs = render.play_window(None, seed)
+        runs = render.play_window(None, common.seed)
         out = {"runs": runs, "best": max(runs, default=0)}
-        if json_out:
+        if common.json:
             emit_json(out)
         return
     if path is None:
@@ -232,7 +223,7 @@ def play_cmd(
     if gif is None:
         if not has_display():
             raise UserError("no display here to open a window; record instead with --gif FILE.gif")
-        runs = render.play_window(policy, seed)
+        runs = render.play_window(policy, common.seed)
         out = {"runs": runs}
     elif compare:
         from neuroplay.evo.ga import load_early_champion
@@ -244,12 +235,12 @@ def play_cmd(
             render.Panel(f"generation {champion.generation + 1}", policy, champion.generation + 1),
         ]
         out = render.record_comparison(
-            panels, seed, gif, max_frames=max_frames, fps=fps, frame_skip=frame_skip, scale=scale
+            panels, common.seed, gif, max_frames=max_frames, fps=fps, frame_skip=frame_skip, scale=scale
         )
     else:
         out = render.record(
             policy,
-            seed,
+            common.seed,
             gif,
             max_frames=max_frames,
             fps=fps,
@@ -257,7 +248,7 @@ def play_cmd(
             scale=scale,
             generation=champion.generation + 1,
         )
-    if json_out:
+    if common.json:
         emit_json(dict(out))
     elif gif is not None:
         console().print(f"wrote {gif}: {out['frames']} frames, best {out['pipes']} pipes")

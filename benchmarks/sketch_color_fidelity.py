@@ -39,6 +39,7 @@ from scipy import ndimage
 from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.morphology import disk
 
+from neuroplay.common.errors import UserError
 from neuroplay.vision.sketch.config import ColorizeConfig
 from neuroplay.vision.sketch.drawing import SAMPLE_SKETCHES, builtin_gallery_dir
 from neuroplay.vision.sketch.pipeline import colorize_from_gallery
@@ -76,7 +77,9 @@ def fidelity(made) -> dict:
     for m in result.matches:
         inside = (labels == m.sketch) & ~strokes
         inside = inside if inside.any() else labels == m.sketch
-        rows.append((int(m.sketch), int(m.photo), int(inside.sum()), _delta_e(image[inside].mean(axis=0), colours[m.photo])))
+        rows.append(
+            (int(m.sketch), int(m.photo), int(inside.sum()), _delta_e(image[inside].mean(axis=0), colours[m.photo]))
+        )
     gap = max(4, round(max(labels.shape) / 32))
     closed = ndimage.binary_closing(np.pad(strokes, gap), structure=disk(gap))[gap:-gap, gap:-gap]
     filled = ndimage.binary_fill_holes(closed)
@@ -105,12 +108,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
 
-    rows = []
+    rows, failed = [], []
     print(f"{'drawing':<34} {'regions':>7} {'ΔE':>6} {'ΔE(area)':>8} {'obj%':>5} {'s':>5}  photo")
     for name, sketch, photo in drawings(args.real, args.seed):
         start = time.perf_counter()
         output = args.out / f"{name.replace(':', '_').removesuffix('.png')}.png" if args.out else None
-        made = colorize_from_gallery(sketch, config=config, photo=photo, output=output)
+        try:
+            made = colorize_from_gallery(sketch, config=config, photo=photo, output=output)
+        except Exception as exc:  # a drawing refused (UserError) or a crash: a failure, not a number
+            kind = "" if isinstance(exc, UserError) else f"{type(exc).__name__}: "
+            failed.append({"drawing": name, "sketch": sketch, "photo": photo, "error": f"{kind}{exc}"})
+            print(f"{name:<34} failed: {failed[-1]['error']}", flush=True)
+            continue
         row = {"drawing": name, "sketch": sketch, "photo": photo, **fidelity(made)}
         row["seconds"] = round(time.perf_counter() - start, 1)
         rows.append(row)
@@ -136,9 +145,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"mean over {group} ({s['drawings']}): ΔE {s['mean_delta_e']:.2f}, "
                 f"area-weighted {s['weighted_delta_e']:.2f}, obj {100 * s['object_share']:.0f}%"
             )
+    if failed:
+        print(f"failed: {len(failed)} ({', '.join(f['drawing'] for f in failed)})")
     if args.json:
         settings = {"size": args.size, "iterations": list(iterations), "parts": args.parts, "seed": args.seed}
-        print(json.dumps({"metric": "CIEDE2000", "settings": settings, "summary": summary, "drawings": rows}))
+        print(
+            json.dumps(
+                {"metric": "CIEDE2000", "settings": settings, "summary": summary, "drawings": rows, "failed": failed}
+            )
+        )
     return 0
 
 

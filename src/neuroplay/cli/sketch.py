@@ -15,7 +15,8 @@ comparable within one search only).
 
 ``colorize SKETCH -o OUT`` retrieves the best photo (or takes ``--photo FILE``), splits both into
 regions, matches them and runs one regional style transfer; it writes ``OUT``, a contact sheet
-``OUT_sheet.png`` and the settings ``OUT.json``. ``--json`` prints
+``OUT_sheet.png`` and the settings ``OUT.json``. ``--hints IMAGE`` (a transparent RGBA image the
+drawing's size) colours each region a scribble touches in the scribble's colour. ``--json`` prints
 ``{"retrieved", "regions", "matches", "wall_seconds", "output", "sheet", ...}``.
 """
 
@@ -212,6 +213,13 @@ def colorize_cmd(
     output: Path = typer.Option(Path("colorized.png"), "--output", "-o", help="Output image (.png or .jpg)."),
     gallery: Path = GALLERY,
     photo: Path = typer.Option(None, "--photo", help="Colour from this photo and skip retrieval.", show_default=False),
+    hints: Path = typer.Option(
+        None,
+        "--hints",
+        help="Colour hints: a transparent (RGBA) image the drawing's size with colour scribbles; "
+        "each region a scribble touches takes its colour.",
+        show_default=False,
+    ),
     size: int = typer.Option(_C.size, "--size", "-s", help="Longest side of the output in pixels."),
     parts: int = typer.Option(_C.parts, "--parts", help="How many colour parts to split the photo's object into."),
     iterations: str = typer.Option(
@@ -248,6 +256,7 @@ def colorize_cmd(
             config,
             RetrievalConfig(edges=edges),
             photo=photo,
+            hints=hints,
             output=output,
             progress=display,
             notify=_warnings_to_stderr(common.quiet),

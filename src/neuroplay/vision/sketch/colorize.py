@@ -8,10 +8,12 @@ Top to bottom, :func:`colorize` does:
    (:func:`photo_parts.segment_photo`);
 3. line the two up on their objects and match every sketch region to a photo part
    (:func:`match.match_regions`; background to background);
-4. build the content image: each sketch region filled with its part's mean colour, the strokes
-   on top (so the layout is the drawing's and the palette the photo's);
+4. build the content image: each sketch region filled with its part's mean colour, or with the
+   colour of the hint scribbled on it (:mod:`hints`), the strokes on top (so the layout is the
+   drawing's and the palette the photo's, or the user's);
 5. cut one style image per matched part out of the photo (the part's box, with the pixels that
-   belong to other parts replaced by the part's own nearest pixels, so its texture is pure);
+   belong to other parts replaced by the part's own nearest pixels, so its texture is pure); a
+   hinted region gets its own, its part's texture moved to the hinted colour;
 6. run one regional style transfer (:func:`neuroplay.vision.style.stylize` with one
    :class:`~neuroplay.vision.style.Region` per sketch region), starting from the content image;
 7. draw the strokes back on top, and compose a contact sheet of every step.
@@ -32,6 +34,7 @@ from neuroplay.common.errors import UserError
 from neuroplay.vision.image import from_array, resize, scaled_size
 from neuroplay.vision.sketch.alignment import align
 from neuroplay.vision.sketch.config import ColorizeConfig
+from neuroplay.vision.sketch.hints import hint_colors, hinted_texture, read_hints, resize_hints
 from neuroplay.vision.sketch.label_maps import as_float_image, mask_box
 from neuroplay.vision.sketch.match import Match, draw_matches, label_overlay, match_regions
 from neuroplay.vision.sketch.photo_parts import PhotoRegions, segment_photo
@@ -52,6 +55,7 @@ class ColorizeResult:
     timings: dict[str, float] = field(default_factory=dict)
     style_losses: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False  # the style transfer was stopped early (Ctrl-C)
+    hinted: dict[int, tuple[float, float, float]] = field(default_factory=dict)  # region -> hinted RGB
 
     @property
     def regions(self) -> int:
@@ -103,17 +107,22 @@ def colorize(
     callback: Callable[[StyleStep], None] | None = None,
     labels: tuple[str, str] = ("sketch", "photo"),
     should_stop: Callable[[], bool] | None = None,
+    hints: np.ndarray | str | None = None,
 ) -> ColorizeResult:
     """Colour ``sketch`` (a line drawing) with the colours and textures of ``photo``.
 
     Both may be NumPy arrays (H×W or H×W×3) or ``1×3×H×W`` tensors in [0, 1]. ``callback``
     receives the style transfer's progress. ``labels`` name the two inputs on the contact sheet.
     ``should_stop`` is polled after every iteration; when it returns True the transfer ends
-    there and the result (``interrupted=True``) holds the image reached so far.
+    there and the result (``interrupted=True``) holds the image reached so far. ``hints`` (an
+    RGBA image file or ``H×W×4`` array the size of ``sketch``, see :mod:`hints`) colours every
+    region a scribble touches with that scribble's colour (``hinted`` lists them); the other
+    regions keep the photo's colours.
     """
     config = config or ColorizeConfig()
     t0 = time.perf_counter()
     page = as_float_image(sketch)
+    hints = None if hints is None else read_hints(hints, page.shape[:2])
     page = _resize_array(page, config.size)
     page = page if page.ndim == 2 else page.mean(axis=2)
     picture = _rgb(as_float_image(photo))
@@ -127,6 +136,7 @@ def colorize(
     parts = segment_photo(picture, prior=guess.warp(regions.silhouette, picture.shape), n_parts=config.parts)
     fit = align(regions, picture.shape, parts.foreground)
     matches = match_regions(fit.warp(regions.labels, picture.shape), parts.labels)
+    hinted = {} if hints is None else hint_colors(regions.labels, regions.strokes, resize_hints(hints, page.shape))
     t_segment = time.perf_counter() - t0
 
     # 4: the flat-coloured drawing
@@ -134,17 +144,28 @@ def colorize(
     colours.update({p.label: np.asarray(p.mean_color) for p in parts.parts})
     lut = np.zeros((int(regions.labels.max()) + 1, 3))
     for m in matches:
-        lut[m.sketch] = colours.get(m.photo, colours[0])
+        lut[m.sketch] = hinted.get(m.sketch, colours.get(m.photo, colours[0]))
     ink = _alpha_of_strokes(page)[..., None]
     flat = lut[regions.labels] * (1 - ink)  # strokes in black over the colours
     content = from_array(flat.astype(np.float32))
 
     # 5–6: one style per matched part, one region per sketch region, one optimisation
-    used = sorted({m.photo for m in matches})
-    styles = [from_array(part_texture(picture, parts.labels, p, config.style_size).astype(np.float32)) for p in used]
-    index = {p: i for i, p in enumerate(used)}
+    used = sorted({m.photo for m in matches if m.sketch not in hinted})
+    textures = [part_texture(picture, parts.labels, p, config.style_size) for p in used]
+    index = {("part", p): i for i, p in enumerate(used)}
+    for m in matches:
+        if m.sketch in hinted:  # its own style: its part's texture in the hinted colour
+            index["hint", m.sketch] = len(textures)
+            textures.append(
+                hinted_texture(part_texture(picture, parts.labels, m.photo, config.style_size), hinted[m.sketch])
+            )
+    styles = [from_array(t.astype(np.float32)) for t in textures]
     style_regions = [
-        Region(torch.from_numpy((regions.labels == m.sketch).astype(np.float32)), index[m.photo]) for m in matches
+        Region(
+            torch.from_numpy((regions.labels == m.sketch).astype(np.float32)),
+            index["hint", m.sketch] if m.sketch in hinted else index["part", m.photo],
+        )
+        for m in matches
     ]
     t1 = time.perf_counter()
     result = stylize(
@@ -158,7 +179,7 @@ def colorize(
     ink_t = torch.from_numpy(ink[..., 0].astype(np.float32))[None, None]
     ink_t = resize(ink_t.expand(1, 3, -1, -1), tuple(out.shape[-2:]))[:, :1]
     out = (out * (1 - ink_t)).clamp(0, 1)
-    sheet = contact_sheet(page, picture, regions, parts, matches, fit, out, labels)
+    sheet = contact_sheet(page, picture, regions, parts, matches, fit, out, labels, content=content, hinted=len(hinted))
     return ColorizeResult(
         image=out,
         sketch=regions,
@@ -173,12 +194,16 @@ def colorize(
         },
         style_losses={"content_loss": result.content_loss, "style_loss": result.style_loss},
         interrupted=result.interrupted,
+        hinted=hinted,
     )
 
 
-def contact_sheet(page, picture, regions, parts, matches, fit, output, labels=("sketch", "photo"), height=256):
-    """One PNG-ready picture of every step: sketch, photo, both segmentations with their matches,
-    and the result."""
+def contact_sheet(
+    page, picture, regions, parts, matches, fit, output, labels=("sketch", "photo"), height=256, content=None, hinted=0
+):
+    """One PNG-ready picture of every step, in two rows of equal width: sketch, photo and both
+    segmentations; their matches (two panels), the flat colours the transfer started from
+    (``content``, with ``hinted`` regions in the hints' colours), and the result."""
 
     def fit_height(array: np.ndarray) -> np.ndarray:
         a = _rgb(as_float_image(array))
@@ -192,16 +217,18 @@ def contact_sheet(page, picture, regions, parts, matches, fit, output, labels=("
     pairs = draw_matches(
         fit.warp(regions.labels, picture.shape), parts.labels, matches, photo_image=picture, height=height
     )
+    start = result if content is None else content[0].permute(1, 2, 0).numpy()
     tiles = [
         (f"{labels[0]}", fit_height(page)),
-        (f"{labels[1]} (retrieved)" if labels[1] != "photo" else "photo", fit_height(picture)),
+        (labels[1], fit_height(picture)),
         (f"sketch regions ({regions.n_regions})", fit_height(sketch_seg)),
         (f"photo parts ({parts.n_parts})", fit_height(photo_seg)),
         ("matches (sketch aligned -> photo)", pairs),
+        (f"flat colours ({hinted} hinted)" if hinted else "flat colours", fit_height(start)),
         ("result", fit_height(result)),
     ]
     caption, gap = 22, 10
-    rows = [tiles[:3], tiles[3:]]
+    rows = [tiles[:4], tiles[4:]]
     widths = [sum(t.shape[1] for _, t in row) + gap * (len(row) - 1) for row in rows]
     sheet = Image.new("RGB", (max(widths) + 2 * gap, 2 * (height + caption) + 3 * gap), "white")
     draw = ImageDraw.Draw(sheet)

@@ -3,10 +3,12 @@
 :func:`colorize_from_gallery` is what ``neuroplay sketch colorize`` calls, and what the studio
 calls, so the two agree. Top to bottom it does:
 
-1. refuse a bad output name, then a blank sketch, before any work (indexing can take a while);
+1. refuse a bad output name, then a blank sketch or bad colour hints, before any work (indexing
+   can take a while);
 2. take the photo it was given, or index the gallery (cached: only new or changed photos cost
    time, :func:`~neuroplay.vision.sketch.search.index_gallery`) and retrieve the best photo;
-3. colour the drawing from that photo (:func:`~neuroplay.vision.sketch.colorize.colorize`);
+3. colour the drawing from that photo (:func:`~neuroplay.vision.sketch.colorize.colorize`), the
+   regions under a hint scribble in the hint's colour;
 4. when an output is named, write the image, its contact sheet ``NAME_sheet.png`` and the
    sidecar ``NAME.json`` (every setting and number).
 
@@ -30,7 +32,9 @@ from neuroplay.common.runtime import Notify
 from neuroplay.vision.image import from_array, load_image, save_image
 from neuroplay.vision.sketch.colorize import ColorizeResult, colorize, settings
 from neuroplay.vision.sketch.config import ColorizeConfig, RetrievalConfig
+from neuroplay.vision.sketch.hints import hex_color, read_hints
 from neuroplay.vision.sketch.index import gallery_root
+from neuroplay.vision.sketch.label_maps import as_float_image
 from neuroplay.vision.sketch.lines import read_sketch, sketch_edges
 from neuroplay.vision.sketch.search import index_gallery
 from neuroplay.vision.style import StyleStep
@@ -99,6 +103,7 @@ def colorize_from_gallery(
     retrieval: RetrievalConfig | None = None,
     *,
     photo: str | os.PathLike[str] | None = None,
+    hints: str | os.PathLike[str] | np.ndarray | None = None,
     output: str | os.PathLike[str] | None = None,
     progress: Callable[[PipelineProgress], None] | None = None,
     notify: Notify | None = None,
@@ -114,7 +119,11 @@ def colorize_from_gallery(
     receives :class:`PipelineProgress` reports; ``notify`` the warnings (skipped photos, the
     Canny fallback; else :class:`RuntimeWarning`); ``should_stop`` is polled after every
     style-transfer iteration, and the result of a stopped run (``interrupted``) is still written.
-    Bad input (a blank sketch, an unreadable file, an empty gallery) is a :class:`UserError`.
+    ``hints`` (an RGBA image file or ``H×W×4`` array the drawing's size: colour scribbles on a
+    transparent layer, :mod:`~neuroplay.vision.sketch.hints`) colours each region a scribble
+    touches in its colour; the summary's ``hinted_regions`` lists them.
+    Bad input (a blank sketch, an unreadable file, an empty gallery, hints of another size, with
+    no alpha channel or fully transparent) is a :class:`UserError`.
     """
     started = time.perf_counter()
     config = config or ColorizeConfig()
@@ -123,10 +132,12 @@ def colorize_from_gallery(
     spec = sketch if isinstance(sketch, str) else None
     if output is not None:
         output = Path(output)
-        check_output(output, ([spec] if spec is not None else []) + ([str(photo)] if photo is not None else []))
+        inputs = [str(f) for f in (spec, photo, hints) if f is not None and not isinstance(f, np.ndarray)]
+        check_output(output, inputs)
 
     drawing = read_sketch(spec) if spec is not None else sketch
     sketch_edges(drawing)  # a blank sketch is refused before any indexing
+    hint_layer = None if hints is None else read_hints(hints, as_float_image(drawing).shape[:2])
     torch.manual_seed(config.seed)
     if photo is not None:
         picture, retrieved, score = load_image(photo), None, None
@@ -153,8 +164,9 @@ def colorize_from_gallery(
         picture,
         config,
         callback=lambda step: report(PipelineProgress("style", step.iteration, total, step=step)),
-        labels=(name, Path(source).name),
+        labels=(name, f"{Path(source).name} (retrieved)" if retrieved else Path(source).name),
         should_stop=should_stop,
+        hints=hint_layer,
     )
     files: dict[str, Path] = {}
     if output is not None:
@@ -171,6 +183,10 @@ def colorize_from_gallery(
         "matches": [
             {"sketch_region": int(m.sketch), "photo_part": int(m.photo), "cost": round(float(m.cost), 4)}
             for m in result.matches
+        ],
+        "hints": None if hints is None else "array" if isinstance(hints, np.ndarray) else str(hints),
+        "hinted_regions": [
+            {"sketch_region": int(region), "color": hex_color(rgb)} for region, rgb in sorted(result.hinted.items())
         ],
         "width": int(width),
         "height": int(height),

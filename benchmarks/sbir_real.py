@@ -14,10 +14,13 @@ separately, so both sides get some). Both splits are reported.
   (any of the first 5 is of its category), mAP over all photos of the category, and chance
   (the top-5 hit rate of a random ranking).
 
-Methods (``--methods``): ``descriptors``, neuroplay's index (HED edge maps of the photos, HOG,
-chamfer and CNN descriptors of lines) through :func:`~neuroplay.vision.sketch.search.index_gallery`.
-The time per query is that of a user's search (the top 5, in-process, sketch description
-included); the measures use a second search that ranks the whole gallery.
+Methods (``--methods``), all through one :func:`~neuroplay.vision.sketch.search.index_gallery`
+index per split: ``descriptors`` (HED edge maps of the photos, HOG, chamfer and CNN descriptors
+of lines), ``embedding`` (the learned sketch-photo embedding alone, ``--model``: the built-in one
+unless a file is named) and ``fused`` (both, as ``neuroplay sketch search`` ranks; ``--fusion``
+adds runs at other weights). The time per query is that of a user's search (the top 5,
+in-process, sketch description included); the measures use a second search that ranks the
+whole gallery.
 
     python benchmarks/sbir_real.py                       # both splits, every method
     python benchmarks/sbir_real.py --split eval --queries 200 --workdir /tmp/sbir   # keep the indexes
@@ -90,27 +93,73 @@ def _link_gallery(photos: list[dict], folder: Path) -> dict[str, int]:
     return rows
 
 
-def descriptors_scores(photos: list[dict], sketches: list[str], work: Path, label: str) -> tuple[np.ndarray, list]:
-    from neuroplay.vision.sketch.lines import load_sketch
+_INDEXES: dict[str, object] = {}  # one index per split, shared by the methods
+_QUERIES: dict[tuple[str, str], object] = {}  # each query described once (descriptors and embedding)
+
+
+def _index(photos: list[dict], work: Path, label: str, model: str):
+    from neuroplay.vision.sketch.config import RetrievalConfig
     from neuroplay.vision.sketch.search import index_gallery
 
-    rows = _link_gallery(photos, work / f"gallery-{label}")
-    t0 = time.perf_counter()
-    index = index_gallery(work / f"gallery-{label}", device="cpu")
-    print(f"  [{label}] indexed {len(index)} photos in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    if label not in _INDEXES:
+        rows = _link_gallery(photos, work / f"gallery-{label}")
+        t0 = time.perf_counter()
+        index = index_gallery(work / f"gallery-{label}", RetrievalConfig(embedding=model), device="cpu")
+        print(f"  [{label}] indexed {len(index)} photos in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        _INDEXES[label] = (index, index.model, rows)
+    return _INDEXES[label]
+
+
+def _ranking(photos, sketches, work, label, model, mode: str, fusion: float | None = None):
+    """Scores (queries × photos) and per-query search times of one method on one split."""
+    from neuroplay.vision.sketch.lines import load_sketch
+
+    index, learned, rows = _index(photos, work, label, model)
+    if mode != "descriptors" and learned is None:
+        raise SystemExit(f"--model {model}: no embedding to measure")
     scores = np.full((len(sketches), len(photos)), -np.inf)
     times = []
+    order = [rows[p.name] for p in index.paths]
     for q, sketch in enumerate(sketches):
         drawing = load_sketch(SKETCHES / sketch)
+        index.model = None if mode == "descriptors" else learned
+        if fusion is not None and learned is not None:
+            learned.fusion = fusion
         t = time.perf_counter()
-        index.search(drawing)  # what a user's search costs: the top 5 (chamfer on the shortlist only)
+        if mode == "embedding":
+            desc = index.describe_sketch(drawing)
+            ranked = learned.scores(index.embed, desc.embed).max(axis=0)
+            times.append(time.perf_counter() - t)
+            scores[q, order] = ranked
+            continue
+        index.search(drawing)  # what a user's search costs: the top 5 (description included)
         times.append(time.perf_counter() - t)
-        for h in index.search(drawing, k=len(index)):  # the whole ranking, for the measures
+        key = (label, sketch)
+        if key not in _QUERIES:  # described with the embedding's features, reused by every method
+            index.model = learned
+            _QUERIES[key] = index.describe_sketch(drawing)
+            index.model = None if mode == "descriptors" else learned
+        for h in index.search(_QUERIES[key], k=len(index)):  # the whole ranking, for the measures
             scores[q, rows[h.path.name]] = h.score
     return scores, times
 
 
-METHODS = {"descriptors": descriptors_scores}
+def descriptors_scores(photos, sketches, work, label, model="builtin"):
+    """The hand-made descriptors alone (HOG, chamfer, CNN of the edge maps)."""
+    return _ranking(photos, sketches, work, label, model, "descriptors")
+
+
+def embedding_scores(photos, sketches, work, label, model="builtin"):
+    """The learned sketch-photo embedding alone."""
+    return _ranking(photos, sketches, work, label, model, "embedding")
+
+
+def fused_scores(photos, sketches, work, label, model="builtin", fusion=None):
+    """What ``neuroplay sketch search`` does: descriptors and embedding fused (the model's weight)."""
+    return _ranking(photos, sketches, work, label, model, "fused", fusion)
+
+
+METHODS = {"descriptors": descriptors_scores, "embedding": embedding_scores, "fused": fused_scores}
 
 
 # --- measures --------------------------------------------------------------------------------------
@@ -144,13 +193,18 @@ def category_measures(scores: np.ndarray, relevant: np.ndarray) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="train,eval", help="Which splits to measure: train, eval or both.")
+    parser.add_argument("--split", default="train,eval", help="Splits to measure, comma separated: train,eval.")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"Of: {', '.join(METHODS)}.")
     parser.add_argument("--queries", type=int, default=300, help="Sketchy queries per split (0: all).")
     parser.add_argument("--distractors", type=int, default=60, help="Photos from the other split's categories.")
     parser.add_argument("--workdir", type=Path, help="Keep galleries and indexes here between runs.")
     parser.add_argument("--json", type=Path, help="Also write the numbers here.")
+    parser.add_argument("--model", default="builtin", help="The embedding: builtin or a model file.")
+    parser.add_argument("--fusion", default="", help="Also measure 'fused' at these weights, e.g. 0.5,1,2.")
     args = parser.parse_args()
+    unknown = set(args.split.split(",")) - {"train", "eval"}
+    if unknown:
+        parser.error(f"--split takes train and/or eval, not {', '.join(sorted(unknown))}")
     if not (SKETCHES / "manifest.json").is_file():
         raise SystemExit(f"no real drawings at {SKETCHES}; this benchmark needs ../shared/data/sketches")
     manifest = json.loads((SKETCHES / "manifest.json").read_text())
@@ -179,8 +233,15 @@ def main() -> None:
             relevant = np.array([cats == tu_to_sketchy(t["category"]) for t in tu])
             sizes = f"gallery {len(photos)} photos, {len(pairs)} Sketchy and {len(tu)} TU-Berlin queries"
             print(f"\n== {name} split: {sizes}")
-            for method in args.methods.split(","):
-                scores, times = METHODS[method](photos, [p["sketch"] for p in pairs + tu], work, name)
+            runs = [(m, None) for m in args.methods.split(",")]
+            runs += [("fused", float(w)) for w in args.fusion.split(",") if w]
+            for method, fusion in runs:
+                queries = [p["sketch"] for p in pairs + tu]
+                if fusion is None:
+                    scores, times = METHODS[method](photos, queries, work, name, args.model)
+                else:
+                    scores, times = fused_scores(photos, queries, work, name, args.model, fusion)
+                    method = f"fused@{fusion:g}"
                 inst = instance_measures(scores[: len(pairs)], target)
                 cat = category_measures(scores[len(pairs) :], relevant) if tu else None
                 per_cat = defaultdict(list)

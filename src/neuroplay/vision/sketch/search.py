@@ -46,6 +46,15 @@ from neuroplay.common.runtime import Notify, resolve_device
 from neuroplay.vision.sketch.config import TOP_K, RetrievalConfig
 from neuroplay.vision.sketch.descriptors import SAMPLES, Description, describe, mirror_bins
 from neuroplay.vision.sketch.edges import resolve_method
+from neuroplay.vision.sketch.embedding import (
+    FEATURES,
+    LINE_SIZE,
+    SketchEmbedding,
+    lines_frame,
+    photo_encoder,
+    photo_frame,
+    resolve_embedding,
+)
 from neuroplay.vision.sketch.index import (
     IMAGE_SUFFIXES,
     MIN_SIDE,
@@ -87,9 +96,11 @@ class GalleryIndex:
         entries: list[IndexEntry],
         device: torch.device | str,
         precision: str = "fp32",
+        model: SketchEmbedding | None = None,
     ):
         self.root, self.config, self.method, self.device = root, config, method, device
         self.precision = precision  # HED's, as the photos were described
+        self.model = model  # the learned sketch-photo embedding fused into the scores (None: descriptors only)
         self.entries = entries  # one per photo, in index order
         self.stats = IndexStats(indexed=len(entries))
         self._stack()
@@ -104,6 +115,7 @@ class GalleryIndex:
         self.hog = np.stack([x.hog for x in d]) if d else np.zeros((0, dims[1]), np.float32)
         self.chamfer = np.stack([x.chamfer for x in d]) if d else np.zeros((0,), np.float32)
         self.samples = np.stack([x.samples for x in d]).astype(np.int64) if d else np.zeros((0, SAMPLES, 3), np.int64)
+        self.embed = np.stack([x.embed for x in d]) if d else np.zeros((0, FEATURES), np.float32)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -127,9 +139,15 @@ class GalleryIndex:
 
     def describe_sketch(self, sketch: np.ndarray | torch.Tensor) -> Description:
         """The sketch's lines, described as the photos are (the CNN without a mirrored pass, and not
-        at all when the configuration gives it no weight)."""
+        at all when the configuration gives it no weight), with its embedding features as drawn
+        and mirrored when the index has a model."""
         cfg = self.config
-        return describe(sketch_edges(sketch, cfg.edge_size), cfg, self.device, mirror_cnn=False, cnn=cfg.weight_cnn > 0)
+        lines = sketch_edges(sketch, cfg.edge_size)
+        desc = describe(lines, cfg, self.device, mirror_cnn=False, cnn=cfg.weight_cnn > 0)
+        if self.model is not None:
+            frame = lines_frame(lines if cfg.edge_size == LINE_SIZE else sketch_edges(sketch, LINE_SIZE))
+            desc.embed = photo_encoder(self.device).drawings([frame, frame[:, ::-1]])
+        return desc
 
     def search(self, sketch: np.ndarray | torch.Tensor | Description, k: int = TOP_K) -> list[Hit]:
         """The ``k`` photos that best match ``sketch`` (gray/RGB array or tensor, dark lines on
@@ -149,6 +167,10 @@ class GalleryIndex:
             cnn = np.zeros((views, len(self)))
         hogs = np.stack([self.hog @ query.hog, self.hog @ query.hog_mirror])[:views]
         partial = cfg.weight_cnn * _z(cnn) + cfg.weight_hog * _z(hogs)
+        learned = np.zeros((views, len(self)))
+        if self.model is not None and query.embed is not None:
+            learned = self.model.scores(self.embed, query.embed)[:views]
+            partial = partial + self.model.fusion * _z(learned)
         best_partial = partial.max(axis=0)
         n_short = min(len(self), max(cfg.shortlist, k))
         short = np.argpartition(-best_partial, n_short - 1)[:n_short] if n_short < len(self) else np.arange(len(self))
@@ -157,11 +179,13 @@ class GalleryIndex:
         view = fused.argmax(axis=0)
         score = fused[view, np.arange(len(short))]
         order = np.argsort(-score, kind="stable")[:k]
-        z_cnn, z_hog, z_cham = _z(cnn), _z(hogs), _z(-cham)
+        z_cnn, z_hog, z_cham, z_learned = _z(cnn), _z(hogs), _z(-cham), _z(learned)
         hits = []
         for j in order:
             i, v = short[j], view[j]
             parts = {"cnn": float(z_cnn[v, i]), "hog": float(z_hog[v, i]), "chamfer": float(z_cham[v, j])}
+            if self.model is not None:
+                parts["embedding"] = float(z_learned[v, i])
             hits.append(Hit(self.root / self.entries[i].rel, float(score[j]), bool(v), parts))
         return hits
 
@@ -218,6 +242,7 @@ def index_gallery(
     files = gallery_files(root)
     if not files:
         raise UserError(f"the gallery {root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    model = resolve_embedding(config.embedding)  # a bad model file is refused before any indexing
     method = resolve_method(config.edges, notify)
     precision = runtime.resolve_precision(config.precision, device)
     key = config.index_key(method, precision)
@@ -250,7 +275,9 @@ def index_gallery(
             skipped[rel] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "why": str(exc)}
             continue
         edges = photo_edges(image, config, method, device, precision)
-        desc = as_stored(describe(edges, config, device))
+        desc = describe(edges, config, device)
+        desc.embed = photo_encoder(device).photos([photo_frame(image)], mirror=False)[0, 0]
+        desc = as_stored(desc)
         entries.append(IndexEntry(rel, st.st_size, st.st_mtime_ns, edges.shape, np.packbits(edges), desc))
         stats.added += 1
     if progress:
@@ -261,7 +288,7 @@ def index_gallery(
     stats.skipped = [(rel, bad["why"]) for rel, bad in skipped.items()]
     if not entries:
         raise UserError(f"the gallery {root} holds no usable images ({len(skipped)} unreadable)")
-    index = GalleryIndex(root, config, method, entries, device, precision)
+    index = GalleryIndex(root, config, method, entries, device, precision, model)
     if stats.added or stats.removed or set(skipped) != set(cached_skips) or not path.is_file():
         save_index(path, index, skipped)
     stats.indexed = len(entries)

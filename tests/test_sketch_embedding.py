@@ -191,6 +191,34 @@ def test_bad_model_files_are_refused(tmp_path, run_cli, damage):
     assert data.get("kind") in (MODEL_KIND, "neuroplay-dqn-model")
 
 
+def test_the_builtin_model_is_verified_and_has_a_card():
+    from neuroplay.vision.sketch import embedding
+
+    assert embedding.file_sha256(embedding.BUILTIN) == embedding.BUILTIN_SHA256
+    model = embedding.builtin_embedding()
+    assert model.source == "builtin" and model.weight.shape[1] == embedding.FEATURES
+    assert model.card["drawings"] > 1000 and model.card["history"][-1]["loss"] < model.card["history"][0]["loss"]
+    card = embedding.BUILTIN.with_name("sketch-embedding.md").read_text()
+    assert "Sketchy" in card and "terms" in card.lower() and embedding.BUILTIN_SHA256 in card
+
+
+@pytest.mark.parametrize("damage", ["missing", "flipped"])
+def test_a_damaged_builtin_model_is_a_clear_error(tmp_path, run_cli, monkeypatch, damage):
+    from neuroplay.vision.sketch import embedding
+
+    copy = tmp_path / "sketch-embedding.pt"
+    if damage == "flipped":
+        raw = bytearray(embedding.BUILTIN.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        copy.write_bytes(bytes(raw))
+    monkeypatch.setattr(embedding, "BUILTIN", copy)
+    code, out, err = run_cli("sketch", "search", "demo:cup", "-q")
+    assert code == 2 and err.startswith("error: the built-in sketch embedding") and len(err.strip().splitlines()) == 1
+    assert "--model none" in err
+    code, out, err = run_cli("sketch", "search", "demo:cup", "--model", "none", "-q", "--json")
+    assert code == 0 and json.loads(out)["embedding"] == "none"
+
+
 def test_bad_pairs_folders_are_refused(tmp_path, run_cli):
     (tmp_path / "empty").mkdir()
     code, _, err = run_cli("sketch", "train", "--pairs", tmp_path / "empty", "-o", tmp_path / "m.pt")

@@ -15,7 +15,7 @@ from neuroplay.vision.image import demo_content, demo_style, from_array, load_im
 from neuroplay.vision.regions import parse_region_styles, regions_from_mask
 from neuroplay.vision.style import stylize
 from neuroplay.vision.style_config import DEFAULT_ITERATIONS, Region, StyleConfig, default_scales
-from neuroplay.vision.style_loss import Objective, gram, masked_gram, needed_layers
+from neuroplay.vision.style_loss import Objective, _layer_mask, gram, masked_gram, needed_layers
 from neuroplay.vision.style_memory import check_memory, estimate_memory
 from neuroplay.vision.style_run import prepare_style, run_style
 
@@ -96,6 +96,31 @@ def test_a_full_region_gives_the_unmasked_loss(content, style_img):
     regional = Objective(net, config, c, [style_img], [Region(torch.ones(32, 48), 0)]).terms(image)
     assert regional["style"].item() == pytest.approx(plain["style"].item(), rel=1e-5)
     assert regional["content"].item() == pytest.approx(plain["content"].item(), rel=1e-6)
+
+
+def test_regions_cut_to_their_boxes_give_the_full_frame_loss(content, style_img):
+    """Each region's Gram is taken over its bounding box only: the same loss as over the whole frame."""
+    config = StyleConfig(size=48, style_layers=("relu1_1", "relu2_1", "relu3_1"))
+    net = VGGFeatures(needed_layers(config))
+    c = torch.nn.functional.interpolate(content, size=(40, 48))
+    soft = torch.zeros(40, 48)
+    soft[5:17, 30:44] = 1.0
+    soft[17, 30:44] = 0.5  # a soft edge
+    corner = torch.zeros(40, 48)
+    corner[-3:, :4] = 1.0
+    regions = [Region(soft, 0), Region(corner, 0), Region(1 - soft - corner, None)]
+    objective = Objective(net, config, c, [style_img], regions)
+    image = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(2))
+    feats, style_feats = net(image), net(style_img)
+    expected = 0.0
+    for name in config.style_layers:
+        target = gram(style_feats[name])
+        for region in regions[:2]:
+            m = _layer_mask(region.mask, tuple(feats[name].shape[-2:]))
+            g = masked_gram(feats[name], m)
+            expected += float((m * m).mean()) * torch.nn.functional.mse_loss(g, target.expand_as(g)).item()
+    assert objective.terms(image, exact=True)["style"].item() == pytest.approx(expected, rel=1e-5)
+    assert [masks["relu1_1"][0] for masks, _, _ in objective.regions] == [(5, 18, 30, 44), (37, 40, 0, 4)]
 
 
 def test_a_regions_style_gradient_stays_inside_it(content, style_img):

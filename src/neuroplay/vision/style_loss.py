@@ -63,6 +63,17 @@ def _layer_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(mask[None, None], size=size, mode="area")[0, 0]
 
 
+def _cropped(mask: torch.Tensor) -> tuple[tuple[int, int, int, int], torch.Tensor]:
+    """The box ``(y0, y1, x0, x1)`` holding every non-zero pixel of ``mask``, and the mask cut to it:
+    a region's Gram needs only the features in its box (the same numbers, a fraction of the work)."""
+    rows = torch.nonzero(mask.amax(dim=1) > 0).flatten()
+    cols = torch.nonzero(mask.amax(dim=0) > 0).flatten()
+    if rows.numel() == 0:  # an empty region: a one-pixel box of zeros
+        return (0, 1, 0, 1), mask[:1, :1]
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    return (y0, y1, x0, x1), mask[y0:y1, x0:x1].contiguous()
+
+
 class Objective:
     """The loss at one size: targets computed once, then :meth:`terms` of any image of that size.
 
@@ -100,8 +111,8 @@ class Objective:
                 masks, shares = {}, {}
                 for name in self.style_layers:
                     m = _layer_mask(mask, shapes[name])
-                    masks[name] = m
                     shares[name] = float((m * m).mean())  # the region's share of the image
+                    masks[name] = _cropped(m)
                 self.regions.append((masks, shares, grams[region.style]))
             self.targets = {}
         else:
@@ -125,7 +136,8 @@ class Objective:
         for name in self.style_layers:
             if self.regions:
                 for masks, shares, targets in self.regions:
-                    g = masked_gram(feats[name], masks[name])
+                    (y0, y1, x0, x1), m = masks[name]
+                    g = masked_gram(feats[name][..., y0:y1, x0:x1], m)
                     style = style + shares[name] * F.mse_loss(g, targets[name].expand_as(g))
             else:
                 g = gram(feats[name])

@@ -327,15 +327,30 @@ def fetch(name: str, *, force: bool = False, notify: Notify | None = None, progr
     return _make(spec, notify, progress)
 
 
+_VERIFIED: dict[str, tuple] = {}  # name -> (its files' stat, state dict): hashed once per process, tensors shared
+
+
+def _stat_key(*paths: Path) -> tuple | None:
+    try:
+        return tuple((st.st_size, st.st_mtime_ns, st.st_ino) for st in map(os.stat, paths))
+    except OSError:
+        return None
+
+
 def load_weights(name: str, *, notify: Notify | None = None) -> dict[str, torch.Tensor]:
     """The verified state dict of network ``name`` (VGG: ``convB_I.weight`` OIHW, ``convB_I.bias``).
 
     Makes the cache on first use (VGG16, HED: about a second, offline) and re-makes it if damaged.
+    Verified once per process while the files stay as they were (the networks are frozen).
     """
     spec = get_weights(name)
+    key = _stat_key(*cache_paths(name))
+    if key is not None and _VERIFIED.get(name, (None,))[0] == key:  # verified earlier in this process
+        return dict(_VERIFIED[name][1])
     state, why = _read_verified(spec)
     if state is not None:
-        return state
+        _VERIFIED[name] = (key, state)
+        return dict(state)
     if why is not None:
         _notify(notify, _failed(name, why))
     _make(spec, notify)

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from scipy import ndimage
-from skimage.measure import approximate_polygon, find_contours
 
 from neuroplay.common.errors import UserError
 from neuroplay.common.io import atomic_path
@@ -220,6 +219,8 @@ def _sample_strokes(name: str) -> list[np.ndarray]:
             ),  # fmt: skip
         ]
     if name == "horse":
+        from skimage.measure import approximate_polygon, find_contours  # scipy.signal: slow to import
+
         outline = builtin_photo("horse")[..., 0] < 128
         contour = max(find_contours(np.pad(outline, 1).astype(float), 0.5), key=len) - 1.0
         contour = approximate_polygon(contour, tolerance=2.0)
@@ -426,6 +427,8 @@ def synthetic_sketch(
     strokes = _main_strokes(trace_strokes(lines, min_length=max(6, size // 25)), keep_length, max_strokes=60)
     if not strokes:
         return np.full(shape, 255, dtype=np.uint8)
+    from skimage.measure import approximate_polygon  # scipy.signal: slow to import
+
     move = _jitter(shape, rng, jitter)
     drawn = []
     for i, stroke in enumerate(strokes):

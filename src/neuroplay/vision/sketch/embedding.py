@@ -211,13 +211,15 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 def builtin_embedding() -> SketchEmbedding | None:
     """The model that ships in the package, checked against :data:`BUILTIN_SHA256`; ``None``
     when this neuroplay ships none."""
-    if not BUILTIN_SHA256 or not BUILTIN.is_file():
+    if not BUILTIN_SHA256:
         return None
+    if not BUILTIN.is_file():
+        raise UserError(f"the built-in sketch embedding {BUILTIN} is missing; reinstall neuroplay (or pass --model none)")
     digest = file_sha256(BUILTIN)
     if digest != BUILTIN_SHA256:
         raise UserError(
             f"the built-in sketch embedding {BUILTIN} is damaged (sha256 {digest[:16]}..., expected "
-            f"{BUILTIN_SHA256[:16]}...); reinstall neuroplay"
+            f"{BUILTIN_SHA256[:16]}...); reinstall neuroplay (or pass --model none)"
         )
     model = load_embedding(BUILTIN)
     model.source = "builtin"

@@ -25,6 +25,10 @@ whole gallery.
     python benchmarks/sbir_real.py                       # both splits, every method
     python benchmarks/sbir_real.py --split eval --queries 200 --workdir /tmp/sbir   # keep the indexes
 
+``--split tune --model M``: the training categories that a model trained with ``--holdout``
+never saw (its card's ``holdout_groups``), with distractors from the other training categories:
+where the fusion weight is chosen, so the evaluation split stays unseen.
+
 Queries are sampled (``--queries`` per split, fixed seed) when a split has more; ``--queries 0``
 takes them all.
 """
@@ -69,9 +73,12 @@ def split_categories(manifest: dict, seed: int = SPLIT_SEED, share: float = EVAL
 
 
 def gallery_for(manifest: dict, split: dict, name: str, distractors: int, seed: int) -> list[dict]:
-    """Every photo of the split's categories plus ``distractors`` photos of the other split's."""
+    """Every photo of the split's categories plus ``distractors`` photos of the other split's
+    (for ``tune``: of the other training categories, so the evaluation split stays unseen)."""
     own = [p for p in manifest["photos"] if p["category"] in split[name]]
+    pool = set(split["train"]) - set(split["tune"]) if name == "tune" else None
     other = [p for p in manifest["photos"] if p["category"] not in split[name]]
+    other = [p for p in other if pool is None or p["category"] in pool]
     rng = np.random.default_rng(seed)
     pick = sorted(rng.choice(len(other), size=min(distractors, len(other)), replace=False).tolist())
     return own + [other[i] for i in pick]
@@ -193,7 +200,12 @@ def category_measures(scores: np.ndarray, relevant: np.ndarray) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="train,eval", help="Splits to measure, comma separated: train,eval.")
+    parser.add_argument(
+        "--split",
+        default="train,eval",
+        help="Splits to measure, comma separated: train, eval, and tune (the training categories that --model held "
+        "out: where to choose the fusion weight without touching eval).",
+    )
     parser.add_argument("--methods", default=",".join(METHODS), help=f"Of: {', '.join(METHODS)}.")
     parser.add_argument("--queries", type=int, default=300, help="Sketchy queries per split (0: all).")
     parser.add_argument("--distractors", type=int, default=60, help="Photos from the other split's categories.")
@@ -202,13 +214,21 @@ def main() -> None:
     parser.add_argument("--model", default="builtin", help="The embedding: builtin or a model file.")
     parser.add_argument("--fusion", default="", help="Also measure 'fused' at these weights, e.g. 0.5,1,2.")
     args = parser.parse_args()
-    unknown = set(args.split.split(",")) - {"train", "eval"}
+    unknown = set(args.split.split(",")) - {"train", "eval", "tune"}
     if unknown:
-        parser.error(f"--split takes train and/or eval, not {', '.join(sorted(unknown))}")
+        parser.error(f"--split takes train, eval and/or tune, not {', '.join(sorted(unknown))}")
     if not (SKETCHES / "manifest.json").is_file():
         raise SystemExit(f"no real drawings at {SKETCHES}; this benchmark needs ../shared/data/sketches")
     manifest = json.loads((SKETCHES / "manifest.json").read_text())
     split = split_categories(manifest)
+    if "tune" in args.split.split(","):  # the training categories the model held out
+        from neuroplay.vision.sketch.embedding import resolve_embedding
+
+        held = sorted(resolve_embedding(args.model).card.get("holdout_groups") or [])
+        if not held or not set(held) <= set(split["train"]):
+            parser.error("--split tune needs --model MODEL trained with --holdout on training categories only")
+        split["tune"] = held
+        print(f"tune categories (held out by the model): {', '.join(held)}")
     print(f"split (seed {SPLIT_SEED}): {len(split['train'])} train, {len(split['eval'])} eval categories")
     print("eval categories: " + ", ".join(split["eval"]))
     with tempfile.TemporaryDirectory(prefix="neuroplay-sbir-") as tmp:

@@ -202,6 +202,16 @@ def test_the_builtin_model_is_verified_and_has_a_card():
     assert "Sketchy" in card and "terms" in card.lower() and embedding.BUILTIN_SHA256 in card
 
 
+def test_each_builtin_drawing_finds_its_photo_with_the_builtin_model(run_cli):
+    """The fusion weight shipped keeps every built-in drawing's own photo first in the built-in gallery."""
+    own = {"cup": "coffee", "cat": "chelsea", "rocket": "rocket", "astronaut": "astronaut", "horse": "horse"}
+    for name, photo in own.items():
+        code, out, err = run_cli("sketch", "search", f"demo:{name}", "--json", "-q")
+        result = json.loads(out)
+        assert code == 0 and result["embedding"] == "builtin", err
+        assert result["results"][0]["path"].endswith(f"/{photo}.png"), (name, result["results"][:2])
+
+
 @pytest.mark.parametrize("damage", ["missing", "flipped"])
 def test_a_damaged_builtin_model_is_a_clear_error(tmp_path, run_cli, monkeypatch, damage):
     from neuroplay.vision.sketch import embedding
@@ -216,7 +226,7 @@ def test_a_damaged_builtin_model_is_a_clear_error(tmp_path, run_cli, monkeypatch
     assert code == 2 and err.startswith("error: the built-in sketch embedding") and len(err.strip().splitlines()) == 1
     assert "--model none" in err
     code, out, err = run_cli("sketch", "search", "demo:cup", "--model", "none", "-q", "--json")
-    assert code == 0 and json.loads(out)["embedding"] == "none"
+    assert code == 0 and json.loads(out)["embedding"] is None
 
 
 def test_bad_pairs_folders_are_refused(tmp_path, run_cli):

@@ -330,11 +330,19 @@ def fetch(name: str, *, force: bool = False, notify: Notify | None = None, progr
 _VERIFIED: dict[str, tuple] = {}  # name -> (its files' stat, state dict): hashed once per process, tensors shared
 
 
-def _stat_key(*paths: Path) -> tuple | None:
+def _remembered(spec: NetworkSpec) -> tuple[dict[str, torch.Tensor] | None, str | None]:
+    """:func:`_read_verified`, remembered for this process while the files stay as they were."""
     try:
-        return tuple((st.st_size, st.st_mtime_ns, st.st_ino) for st in map(os.stat, paths))
+        key = tuple((st.st_size, st.st_mtime_ns, st.st_ino) for st in map(os.stat, cache_paths(spec.name)))
     except OSError:
-        return None
+        key = None
+    if key is not None and _VERIFIED.get(spec.name, (None,))[0] == key:
+        return dict(_VERIFIED[spec.name][1]), None
+    state, why = _read_verified(spec)
+    if state is not None:
+        _VERIFIED[spec.name] = (key, state)
+        return dict(state), None
+    return None, why
 
 
 def load_weights(name: str, *, notify: Notify | None = None) -> dict[str, torch.Tensor]:
@@ -344,13 +352,9 @@ def load_weights(name: str, *, notify: Notify | None = None) -> dict[str, torch.
     Verified once per process while the files stay as they were (the networks are frozen).
     """
     spec = get_weights(name)
-    key = _stat_key(*cache_paths(name))
-    if key is not None and _VERIFIED.get(name, (None,))[0] == key:  # verified earlier in this process
-        return dict(_VERIFIED[name][1])
-    state, why = _read_verified(spec)
+    state, why = _remembered(spec)
     if state is not None:
-        _VERIFIED[name] = (key, state)
-        return dict(state)
+        return state
     if why is not None:
         _notify(notify, _failed(name, why))
     _make(spec, notify)
@@ -363,7 +367,7 @@ def load_weights(name: str, *, notify: Notify | None = None) -> dict[str, torch.
 def available(name: str) -> bool:
     """Whether the weights of ``name`` can be had without the internet (cached, or in their package)."""
     spec = get_weights(name)
-    if _read_verified(spec)[0] is not None:
+    if _remembered(spec)[0] is not None:
         return True
     if not spec.offline:
         return False

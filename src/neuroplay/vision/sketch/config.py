@@ -162,7 +162,7 @@ class EmbeddingConfig:
     temperature: float = 0.1
     augmentations: int = 3
     holdout: float = 0.1
-    fusion: float = 1.5
+    fusion: float = 2.0
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from neuroplay.vision.sketch.search import GalleryIndex
 
 INDEX_KIND = "neuroplay-sketch-index"
-INDEX_VERSION = 2  # 2: embedding features of every photo
+INDEX_VERSION = 3  # 2: embedding features of every photo; 3: computed in the index's precision
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 MIN_SIDE = 16  # smaller pictures hold no usable edges
 

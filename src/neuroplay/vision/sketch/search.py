@@ -146,7 +146,7 @@ class GalleryIndex:
         desc = describe(lines, cfg, self.device, mirror_cnn=False, cnn=cfg.weight_cnn > 0)
         if self.model is not None:
             frame = lines_frame(lines if cfg.edge_size == LINE_SIZE else sketch_edges(sketch, LINE_SIZE))
-            desc.embed = photo_encoder(self.device).drawings([frame, frame[:, ::-1]])
+            desc.embed = photo_encoder(self.device, self.precision).drawings([frame, frame[:, ::-1]])
         return desc
 
     def search(self, sketch: np.ndarray | torch.Tensor | Description, k: int = TOP_K) -> list[Hit]:
@@ -276,7 +276,7 @@ def index_gallery(
             continue
         edges = photo_edges(image, config, method, device, precision)
         desc = describe(edges, config, device)
-        desc.embed = photo_encoder(device).photos([photo_frame(image)], mirror=False)[0, 0]
+        desc.embed = photo_encoder(device, precision).photos([photo_frame(image)], mirror=False)[0, 0]
         desc = as_stored(desc)
         entries.append(IndexEntry(rel, st.st_size, st.st_mtime_ns, edges.shape, np.packbits(edges), desc))
         stats.added += 1

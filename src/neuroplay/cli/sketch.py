@@ -241,7 +241,7 @@ def colorize_cmd(
         None,
         "--iterations",
         "-n",
-        help="Style-transfer iterations per scale, coarse to fine, e.g. 40,30,20 "
+        help="Style-transfer iterations per scale, coarse to fine, e.g. 40,30,12 "
         f"(default: {','.join(map(str, _C.iterations))}).",
         show_default=False,
     ),

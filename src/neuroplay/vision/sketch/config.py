@@ -94,7 +94,7 @@ class ColorizeConfig:
 
     size: int = 512
     parts: int = 6
-    iterations: tuple[int, ...] | None = (40, 30, 20)
+    iterations: tuple[int, ...] | None = (40, 30, 12)
     style_weight: float = 1e5
     content_weight: float = 1.0
     style_size: int = 256  # longest side of each part's style image

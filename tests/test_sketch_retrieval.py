@@ -238,6 +238,33 @@ def test_index_is_cached_and_updated(tmp_path):
     assert other.stats.added == 3 and other.method == "canny"  # another edge detector: rebuilt
 
 
+@pytest.mark.parametrize("damage", ["nan", "shape", "garbage", "kind"])
+def test_a_damaged_cached_index_is_rebuilt_with_a_warning(tmp_path, damage):
+    from neuroplay.vision.sketch.index import default_index_path
+
+    folder = _write_gallery(tmp_path / "g", ("coffee", "horse"), side=96)
+    cfg = RetrievalConfig(edge_size=96)
+    first = index_gallery(folder, cfg, device="cpu")
+    path = default_index_path(folder)
+    blob = torch.load(path, weights_only=True)
+    if damage == "nan":
+        blob["embed"][0, 3] = float("nan")
+    elif damage == "shape":
+        blob["hog"] = blob["hog"][:1]
+    elif damage == "kind":
+        blob["kind"] = "something-else"
+    torch.save(blob, path)
+    if damage == "garbage":
+        path.write_bytes(b"not a torch file")
+    notes = []
+    again = index_gallery(folder, cfg, device="cpu", notify=notes.append)
+    assert again.stats.added == 2 and again.stats.reused == 0
+    assert len(notes) == 1 and "damaged" in notes[0] and str(path) in notes[0]
+    assert np.allclose(again.embed, first.embed, atol=1e-6) and np.isfinite(again.embed).all()
+    quiet = []
+    assert index_gallery(folder, cfg, device="cpu", notify=quiet.append).stats.reused == 2 and not quiet
+
+
 def test_corrupt_files_are_skipped_with_a_warning(tmp_path, run_cli):
     folder = _write_gallery(tmp_path / "g", ("coffee", "coins"), side=96)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")

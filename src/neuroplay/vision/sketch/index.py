@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from neuroplay.common import runtime
 from neuroplay.common.errors import UserError
 from neuroplay.common.io import atomic_open
+from neuroplay.common.runtime import Notify
 from neuroplay.vision.sketch.descriptors import Description
 from neuroplay.vision.sketch.embedding import FEATURES
 
@@ -138,16 +140,21 @@ def as_stored(desc: Description) -> Description:
     )
 
 
-def load_index(path: Path, root: Path, key: dict) -> tuple[dict[str, IndexEntry], dict[str, dict]]:
-    """Entries of a cached index that matches ``root`` and ``key`` (empty when there is none or
-    it is unusable: a damaged index is simply rebuilt)."""
+def load_index(
+    path: Path, root: Path, key: dict, notify: Notify | None = None
+) -> tuple[dict[str, IndexEntry], dict[str, dict]]:
+    """Entries of a cached index that matches ``root`` and ``key``; empty when there is none or it
+    was made by other settings (rebuilt quietly), or when it is damaged: wrong shapes, NaN, an
+    unreadable file (rebuilt, with a warning through ``notify``)."""
     if not path.is_file():
         return {}, {}
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        if blob.get("kind") != INDEX_KIND or blob.get("format_version") != INDEX_VERSION:
+        if not isinstance(blob, dict) or blob.get("kind") != INDEX_KIND:
+            raise ValueError("it is not a neuroplay sketch index")
+        if blob.get("format_version") != INDEX_VERSION or blob.get("root") != str(root.resolve()):
             return {}, {}
-        if blob.get("root") != str(root.resolve()) or blob.get("key") != key:
+        if blob.get("key") != key:
             return {}, {}
         cnn, cnn_m, hogs = blob["cnn"].float().numpy(), blob["cnn_mirror"].float().numpy(), blob["hog"].float().numpy()
         cham = blob["chamfer"].numpy().astype(np.float32) / 8.0
@@ -155,16 +162,18 @@ def load_index(path: Path, root: Path, key: dict) -> tuple[dict[str, IndexEntry]
         embed = blob["embed"].float().numpy()
         n = len(blob["entries"])
         if any(len(a) != n for a in (cnn, cnn_m, hogs, cham, samples, embed, blob["edges"])):
-            return {}, {}
+            raise ValueError("its tables have different lengths")
         if embed.ndim != 2 or (n and embed.shape[1] != FEATURES):
-            return {}, {}
+            raise ValueError(f"its embedding features have shape {tuple(embed.shape)}")
         if not all(np.isfinite(a).all() for a in (cnn, cnn_m, hogs, embed)):
-            return {}, {}
+            raise ValueError("it holds NaN or infinite numbers")
         entries = {}
         for i, meta in enumerate(blob["entries"]):
             desc = Description(cnn[i], cnn_m[i], hogs[i], cham[i], samples[i], embed=embed[i])
             stamp = (int(meta["size"]), int(meta["mtime_ns"]), tuple(meta["shape"]))
             entries[meta["rel"]] = IndexEntry(meta["rel"], *stamp, blob["edges"][i].numpy(), desc)
         return entries, dict(blob.get("skipped") or {})
-    except Exception:  # a damaged or foreign file: rebuild rather than fail
+    except Exception as exc:  # a damaged or foreign file: rebuild rather than fail
+        why = str(exc) if isinstance(exc, ValueError) else f"unreadable ({type(exc).__name__})"
+        runtime.notify(notify, f"the cached index {path} is damaged ({why}); rebuilding it")
         return {}, {}

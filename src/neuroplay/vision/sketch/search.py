@@ -247,7 +247,7 @@ def index_gallery(
     precision = runtime.resolve_precision(config.precision, device)
     key = config.index_key(method, precision)
     path = Path(index_path) if index_path is not None else default_index_path(root)
-    cached, cached_skips = load_index(path, root, key)
+    cached, cached_skips = load_index(path, root, key, notify)
     entries, skipped, stats = [], {}, IndexStats()
     for n, file in enumerate(files):
         rel = file.relative_to(root).as_posix()

@@ -49,7 +49,7 @@ FEATURES = 2 * sum(512 for _ in LAYERS)  # mean and max of each layer's 512 chan
 SIGNATURE = f"vgg16:{'+'.join(LAYERS)}:mean+max:{FRAME}"  # what the index's embedding features depend on
 LINE_SIZE = 256  # longer side of the drawing's one-pixel lines before framing
 BUILTIN = Path(__file__).with_name("models") / "sketch-embedding.pt"
-BUILTIN_SHA256 = "e09ac9abb53d4b18036576aaaec16d24c16c6725d38428bd87d9cb1cfc168e2b"
+BUILTIN_SHA256 = "bce81dc3814178035da701298e12e8e6ad23b7947dc9cfd61f34324b42405d90"
 
 
 def drawing_frame(sketch: np.ndarray | torch.Tensor, rng: np.random.Generator | None = None) -> np.ndarray:

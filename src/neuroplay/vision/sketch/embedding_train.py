@@ -83,12 +83,12 @@ def checkpoint_path(out: str | os.PathLike[str]) -> Path:
 
 def holdout_mask(pairs: PairSet, share: float, seed: int) -> np.ndarray:
     """Which photos are held out: whole groups when there are at least 5, else single photos."""
-    groups = pairs.groups
-    units = sorted(set(groups)) if len(set(groups)) >= 5 else [str(i) for i in range(len(groups))]
+    grouped = len(set(pairs.groups)) >= 5
+    keys = pairs.groups if grouped else [str(i) for i in range(len(pairs.groups))]
+    units = sorted(set(keys)) if grouped else keys
     n_out = round(share * len(units)) if len(units) >= 2 else 0
     order = np.random.default_rng([seed, 7]).permutation(len(units))
     out = {units[i] for i in order[:n_out]}
-    keys = groups if len(set(groups)) >= 5 else [str(i) for i in range(len(groups))]
     return np.array([k in out for k in keys], bool)
 
 
@@ -193,8 +193,7 @@ class _Trainer:
         )
         for stage, counter, total, run in jobs:
             while getattr(self, counter) < total:
-                if self.should_stop():
-                    self.save()
+                if self.should_stop():  # train_embedding saves the checkpoint
                     return False
                 start = getattr(self, counter)
                 stop = min(total, start + CHUNK)

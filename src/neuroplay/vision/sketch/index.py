@@ -152,10 +152,8 @@ def load_index(
         blob = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(blob, dict) or blob.get("kind") != INDEX_KIND:
             raise ValueError("it is not a neuroplay sketch index")
-        if blob.get("format_version") != INDEX_VERSION or blob.get("root") != str(root.resolve()):
-            return {}, {}
-        if blob.get("key") != key:
-            return {}, {}
+        if (blob.get("format_version"), blob.get("root"), blob.get("key")) != (INDEX_VERSION, str(root.resolve()), key):
+            return {}, {}  # made by another version, for another folder or with other settings
         cnn, cnn_m, hogs = blob["cnn"].float().numpy(), blob["cnn_mirror"].float().numpy(), blob["hog"].float().numpy()
         cham = blob["chamfer"].numpy().astype(np.float32) / 8.0
         samples = blob["samples"].numpy()

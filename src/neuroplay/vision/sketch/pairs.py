@@ -61,8 +61,8 @@ def find_pairs(folder: str | os.PathLike[str]) -> PairSet:
     for path in gallery_files(sketch_dir):
         key = path.relative_to(sketch_dir).with_suffix("").as_posix()
         numbered = _NUMBERED.match(Path(key).name)
-        candidates = [key] + ([str(Path(key).parent / numbered["stem"])] if numbered else [])
-        match = next((by_key[c.removeprefix("./")] for c in candidates if c.removeprefix("./") in by_key), None)
+        candidates = [key] + ([Path(key).with_name(numbered["stem"]).as_posix()] if numbered else [])
+        match = next((by_key[c] for c in candidates if c in by_key), None)
         if match is None:
             unpaired += 1
             continue

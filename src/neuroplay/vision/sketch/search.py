@@ -167,10 +167,10 @@ class GalleryIndex:
             cnn = np.zeros((views, len(self)))
         hogs = np.stack([self.hog @ query.hog, self.hog @ query.hog_mirror])[:views]
         partial = cfg.weight_cnn * _z(cnn) + cfg.weight_hog * _z(hogs)
-        learned = np.zeros((views, len(self)))
+        z_learned = np.zeros((views, len(self)))
         if self.model is not None and query.embed is not None:
-            learned = self.model.scores(self.embed, query.embed)[:views]
-            partial = partial + self.model.fusion * _z(learned)
+            z_learned = _z(self.model.scores(self.embed, query.embed)[:views])
+            partial = partial + self.model.fusion * z_learned
         best_partial = partial.max(axis=0)
         n_short = min(len(self), max(cfg.shortlist, k))
         short = np.argpartition(-best_partial, n_short - 1)[:n_short] if n_short < len(self) else np.arange(len(self))
@@ -179,7 +179,7 @@ class GalleryIndex:
         view = fused.argmax(axis=0)
         score = fused[view, np.arange(len(short))]
         order = np.argsort(-score, kind="stable")[:k]
-        z_cnn, z_hog, z_cham, z_learned = _z(cnn), _z(hogs), _z(-cham), _z(learned)
+        z_cnn, z_hog, z_cham = _z(cnn), _z(hogs), _z(-cham)
         hits = []
         for j in order:
             i, v = short[j], view[j]

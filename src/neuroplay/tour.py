@@ -263,7 +263,8 @@ def _sketch_part(out: Path, c: TourConfig, progress: Progress) -> tuple[Section,
     section = Section(
         "Automatic sketch colouring",
         "A line drawing the project draws itself is matched against a gallery of scikit-image photos by its "
-        "edges (HED edge maps, HOG, chamfer and CNN descriptors); the best photo and the drawing are split into "
+        "edges (HED edge maps, HOG, chamfer and CNN descriptors) and by an embedding learned from real drawings; "
+        "the best photo and the drawing are split into "
         "regions, each sketch region is matched to a photo part, and one regional style transfer paints every "
         "region with its part's colours and texture; the strokes go back on top.",
         images=[

@@ -207,6 +207,22 @@ def test_mirrored_sketch_is_still_found(index):
     assert hit.path.name == "horse.png" and hit.mirrored
 
 
+def test_the_drawing_as_drawn_beats_its_mirror_image(tmp_path):
+    """A photo and its mirror image would tie (the mirrored sketch against one is the sketch
+    against the other); the penalty on the mirrored view ranks the photo as drawn first."""
+    folder = _write_gallery(tmp_path / "g", ("horse", "coffee", "rocket"))
+    Image.open(folder / "horse.png").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "esroh.png")
+    sketch = synthetic_sketch(builtin_photo("horse"), seed=2, size=160)
+    for penalty in (0.5, 2.0):
+        config = RetrievalConfig(mirror_penalty=penalty)
+        hits = index_gallery(folder, config, device="cpu").search(sketch, k=2)
+        assert [h.path.name for h in hits] == ["horse.png", "esroh.png"]
+        assert not hits[0].mirrored and hits[1].mirrored
+        assert hits[0].score - hits[1].score == pytest.approx(penalty, abs=0.35)
+    with pytest.raises(UserError, match="mirror penalty"):
+        RetrievalConfig(mirror_penalty=float("nan"))
+
+
 def test_edge_maps_of_indexed_photos(index, gallery):
     edges = index.edge_map(gallery / "coffee.png")
     assert edges.dtype == bool and max(edges.shape) == 160 and 0.005 < edges.mean() < 0.2
@@ -248,7 +264,7 @@ def test_a_damaged_cached_index_is_rebuilt_with_a_warning(tmp_path, damage):
     path = default_index_path(folder)
     blob = torch.load(path, weights_only=True)
     if damage == "nan":
-        blob["embed"][0, 3] = float("nan")
+        blob["embed"][0, 1, 3] = float("nan")
     elif damage == "shape":
         blob["hog"] = blob["hog"][:1]
     elif damage == "kind":

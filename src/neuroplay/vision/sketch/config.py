@@ -29,7 +29,10 @@ class RetrievalConfig:
     ``frame`` (HOG and chamfer frame side), ``cnn_size`` (CNN frame side), ``bins``
     (orientation bins) and ``precision`` (of HED: ``auto`` is bf16 where the hardware computes it
     natively, 1.6× faster here, with 99.7% of the edge pixels the same) shape the index: changing
-    one rebuilds it. The rest act at search time; ``embedding`` is the learned sketch-photo
+    one rebuilds it. The rest act at search time. ``mirror_penalty`` is taken off the fused score
+    of the mirrored sketch, so the mirror image wins only where it matches clearly better than the
+    drawing as drawn (people mostly draw an object the way they saw it; chosen on the tuning
+    categories of ``benchmarks/sbir_real.py``). ``embedding`` is the learned sketch-photo
     embedding fused into the scores (``builtin``, ``none`` or a model file from
     ``neuroplay sketch train``; :mod:`~neuroplay.vision.sketch.embedding`).
     """
@@ -44,6 +47,7 @@ class RetrievalConfig:
     weight_chamfer: float = 1.0
     shortlist: int = 20
     mirror: bool = True
+    mirror_penalty: float = 1.0
     precision: str = "auto"
     embedding: str = "builtin"
 
@@ -62,6 +66,10 @@ class RetrievalConfig:
             "descriptor weights must be non-negative and not all zero",
         )
         check(self.shortlist >= 1, f"shortlist must be at least 1, got {self.shortlist}")
+        check(
+            math.isfinite(self.mirror_penalty) and 0 <= self.mirror_penalty <= 100,
+            f"mirror penalty must be 0..100, got {self.mirror_penalty}",
+        )
         check(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
     def index_key(self, method: str, precision: str = "fp32") -> dict:

@@ -123,10 +123,10 @@ class CNNEncoder:
     grid = 3
     signature = "vgg16:relu3_3+relu4_3:grid3:sqrt"
 
-    def __init__(self, size: int, device: torch.device | str = "cpu"):
+    def __init__(self, size: int, device: torch.device | str = "cpu", bf16: bool = False):
         from neuroplay.vision.features import VGGFeatures
 
-        self.size, self.device = size, torch.device(device)
+        self.size, self.device, self.bf16 = size, torch.device(device), bf16
         self.net = VGGFeatures(self.layers, device=self.device)
 
     def __call__(self, canvases: np.ndarray) -> np.ndarray:
@@ -134,18 +134,18 @@ class CNNEncoder:
         lines = torch.from_numpy(np.ascontiguousarray(canvases, dtype=np.float32)).to(self.device)
         lines = F.max_pool2d(lines.unsqueeze(1), 3, 1, 1)  # a pen line, not a hairline
         image = (1.0 - lines).expand(-1, 3, -1, -1)
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
             maps = self.net(image)
         parts = []
         for name in self.layers:
-            grid = F.adaptive_avg_pool2d(maps[name], self.grid).flatten(1)
+            grid = F.adaptive_avg_pool2d(maps[name].float(), self.grid).flatten(1)
             parts.append(F.normalize(grid.sqrt(), dim=1))  # square root tames a few loud channels
         return F.normalize(torch.cat(parts, dim=1), dim=1).float().cpu().numpy()
 
 
-@lru_cache(maxsize=2)
-def _encoder(size: int, device: str) -> CNNEncoder:
-    return CNNEncoder(size, device)
+@lru_cache(maxsize=4)
+def _encoder(size: int, device: str, bf16: bool) -> CNNEncoder:
+    return CNNEncoder(size, device, bf16)
 
 
 @dataclass
@@ -159,7 +159,7 @@ class Description:
     samples: np.ndarray  # SAMPLES×3 (y, x, bin) of line pixels in the frame
     hog_mirror: np.ndarray | None = None  # of the mirrored frame (kept for sketches only)
     bins_map: np.ndarray | None = None  # S×S orientation bins, -1 off the lines (sketches only)
-    embed: np.ndarray | None = None  # embedding features (photos: F, as they are; sketches: 2×F, as drawn and mirrored)
+    embed: np.ndarray | None = None  # embedding features (photos: 2×F, as they are and mirrored; sketches: F, as drawn)
 
 
 def describe(
@@ -168,11 +168,13 @@ def describe(
     device: torch.device | str = "cpu",
     mirror_cnn: bool = True,
     cnn: bool = True,
+    precision: str = "fp32",
 ) -> Description:
     """Describe a one-pixel edge map in its normalised frame (a map without edges gives empty frames).
 
     ``mirror_cnn`` also runs the CNN on the mirrored frame (photos); ``cnn=False`` skips the CNN
-    (its features come back empty: a query for a search that does not weigh them).
+    (its features come back empty: a query for a search that does not weigh them). ``precision``
+    (resolved: ``fp32`` or ``bf16``) is the CNN's; an index and its queries use the same.
     """
     box = robust_box(edges) or (edges.shape[0] / 2, edges.shape[1] / 2, float(max(edges.shape)))
     small = frame_canvas(edges, box, config.frame)
@@ -182,7 +184,7 @@ def describe(
     if cnn:
         big = frame_canvas(edges, box, config.cnn_size)
         frames = np.stack([big, big[:, ::-1]]) if mirror_cnn else big[None]
-        features = _encoder(config.cnn_size, str(device))(frames)
+        features = _encoder(config.cnn_size, str(device), precision == "bf16")(frames)
     rng = np.random.default_rng(int(mask.sum()))  # deterministic per edge map
     return Description(
         cnn=features[0],

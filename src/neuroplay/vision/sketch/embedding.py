@@ -15,9 +15,9 @@ each described by the mean and the maximum over the image of ``relu4_3`` and ``r
 numbers, one linear map to ``dim`` numbers, L2-normalise; one map for both sides, so a drawing
 and its photo land near each other.
 
-The gallery index keeps each photo's 2048 features (not the embedding), so another model
-(``--model``) needs no re-indexing; a query is described as drawn and mirrored, and a photo's
-score is the better of the two cosines (training sees each photo mirrored too). Model files
+The gallery index keeps each photo's 2048 features (not the embedding), as it is and mirrored,
+so another model (``--model``) needs no re-indexing; a query is described once, as drawn, and a
+photo's score is the better of its two cosines (training sees each photo mirrored too). Model files
 are checkpoints of kind ``MODEL_KIND`` holding a sha256 of their own numbers;
 :func:`load_embedding` checks kind, shapes, finiteness and that sum before anything is used, and
 the built-in model is checked against :data:`BUILTIN_SHA256`.
@@ -150,11 +150,19 @@ class SketchEmbedding:
         return F.normalize(((x - self.mean) / self.std) @ self.weight.T + self.bias, dim=-1)
 
     def scores(self, photo_features: np.ndarray, drawing_features: np.ndarray) -> np.ndarray:
-        """Cosines ``V×N`` of a drawing's ``V×FEATURES`` features (as drawn, mirrored) against
-        ``N×FEATURES`` photo features."""
-        if len(photo_features) == 0:
-            return np.zeros((len(drawing_features), 0))
-        return (self.embed(drawing_features) @ self.embed(photo_features).T).numpy()
+        """Cosines ``V×N`` of one drawing's features (``FEATURES`` or ``1×FEATURES``) against
+        photo features, ``N×V×FEATURES`` (each photo in ``V`` views: as it is, mirrored) or
+        ``N×FEATURES`` (``V`` = 1)."""
+        photos = np.asarray(photo_features, np.float32)
+        photos = photos[:, None] if photos.ndim == 2 else photos
+        if len(photos) == 0:
+            return np.zeros((photos.shape[1], 0))
+        return self.cosines(self.embed(photos), drawing_features)
+
+    def cosines(self, photo_embedded: torch.Tensor, drawing_features: np.ndarray) -> np.ndarray:
+        """:meth:`scores` of photos already through :meth:`embed` (``N×V×dim``)."""
+        drawing = self.embed(np.asarray(drawing_features, np.float32).reshape(-1))
+        return (photo_embedded @ drawing).T.numpy()
 
     def state(self) -> dict:
         tensors = {k: getattr(self, k).contiguous().float() for k in ("weight", "bias", "mean", "std")}

@@ -115,7 +115,8 @@ class GalleryIndex:
         self.hog = np.stack([x.hog for x in d]) if d else np.zeros((0, dims[1]), np.float32)
         self.chamfer = np.stack([x.chamfer for x in d]) if d else np.zeros((0,), np.float32)
         self.samples = np.stack([x.samples for x in d]).astype(np.int64) if d else np.zeros((0, SAMPLES, 3), np.int64)
-        self.embed = np.stack([x.embed for x in d]) if d else np.zeros((0, FEATURES), np.float32)
+        self.embed = np.stack([x.embed for x in d]) if d else np.zeros((0, 2, FEATURES), np.float32)
+        self._embedded: tuple[SketchEmbedding, torch.Tensor] | None = None  # the photos through self.model
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -143,11 +144,17 @@ class GalleryIndex:
         and mirrored when the index has a model."""
         cfg = self.config
         lines = sketch_edges(sketch, cfg.edge_size)
-        desc = describe(lines, cfg, self.device, mirror_cnn=False, cnn=cfg.weight_cnn > 0)
-        if self.model is not None:
+        desc = describe(lines, cfg, self.device, mirror_cnn=False, cnn=cfg.weight_cnn > 0, precision=self.precision)
+        if self.model is not None:  # as drawn: the gallery keeps every photo mirrored too
             frame = lines_frame(lines if cfg.edge_size == LINE_SIZE else sketch_edges(sketch, LINE_SIZE))
-            desc.embed = photo_encoder(self.device, self.precision).drawings([frame, frame[:, ::-1]])
+            desc.embed = photo_encoder(self.device, self.precision).drawings([frame])[0]
         return desc
+
+    def photo_embeddings(self) -> torch.Tensor:
+        """``N×2×dim``: every photo (as it is, mirrored) through :attr:`model`, computed once per model."""
+        if self._embedded is None or self._embedded[0] is not self.model:
+            self._embedded = (self.model, self.model.embed(self.embed))
+        return self._embedded[1]
 
     def search(self, sketch: np.ndarray | torch.Tensor | Description, k: int = TOP_K) -> list[Hit]:
         """The ``k`` photos that best match ``sketch`` (gray/RGB array or tensor, dark lines on
@@ -162,15 +169,17 @@ class GalleryIndex:
         # rows: view (0 as drawn, 1 mirrored); the mirrored sketch against a photo equals the
         # sketch against the mirrored photo, which is what the gallery keeps for the CNN
         if query.cnn.size:
-            cnn = np.stack([self.cnn @ query.cnn, self.cnn_mirror @ query.cnn])[:views]
+            cnn = _dots([self.cnn, self.cnn_mirror], [query.cnn, query.cnn])[:views]
         else:  # described without the CNN
             cnn = np.zeros((views, len(self)))
-        hogs = np.stack([self.hog @ query.hog, self.hog @ query.hog_mirror])[:views]
+        hogs = _dots([self.hog, self.hog], [query.hog, query.hog_mirror])[:views]
         partial = cfg.weight_cnn * _z(cnn) + cfg.weight_hog * _z(hogs)
         z_learned = np.zeros((views, len(self)))
         if self.model is not None and query.embed is not None:
-            z_learned = _z(self.model.scores(self.embed, query.embed)[:views])
+            z_learned = _z(self.model.cosines(self.photo_embeddings(), query.embed)[:views])
             partial = partial + self.model.fusion * z_learned
+        penalty = np.array([0.0, cfg.mirror_penalty])[:views, None]  # in z units, off the mirrored view
+        partial = partial - penalty
         best_partial = partial.max(axis=0)
         n_short = min(len(self), max(cfg.shortlist, k))
         short = np.argpartition(-best_partial, n_short - 1)[:n_short] if n_short < len(self) else np.arange(len(self))
@@ -208,6 +217,13 @@ class GalleryIndex:
         pts = self.samples[items]  # K×SAMPLES×3
         to_sketch = sketch_maps[pts[..., 2], pts[..., 0], pts[..., 1]].mean(axis=1) / truncate
         return to_photo + 0.5 * to_sketch
+
+
+def _dots(tables: list[np.ndarray], vectors: list[np.ndarray]) -> np.ndarray:
+    """``len(tables)×N``: each ``N×D`` table times its vector, computed by torch: numpy's BLAS
+    threads would keep spinning after it and halve the speed of the VGG pass of the next query."""
+    pairs = zip(tables, vectors, strict=True)
+    return torch.stack([torch.from_numpy(t) @ torch.from_numpy(v) for t, v in pairs]).numpy()
 
 
 def _z(scores: np.ndarray) -> np.ndarray:
@@ -275,8 +291,8 @@ def index_gallery(
             skipped[rel] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "why": str(exc)}
             continue
         edges = photo_edges(image, config, method, device, precision)
-        desc = describe(edges, config, device)
-        desc.embed = photo_encoder(device, precision).photos([photo_frame(image)], mirror=False)[0, 0]
+        desc = describe(edges, config, device, precision=precision)
+        desc.embed = photo_encoder(device, precision).photos([photo_frame(image)])[0]
         desc = as_stored(desc)
         entries.append(IndexEntry(rel, st.st_size, st.st_mtime_ns, edges.shape, np.packbits(edges), desc))
         stats.added += 1

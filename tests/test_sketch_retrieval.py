@@ -264,7 +264,7 @@ def test_a_damaged_cached_index_is_rebuilt_with_a_warning(tmp_path, damage):
     path = default_index_path(folder)
     blob = torch.load(path, weights_only=True)
     if damage == "nan":
-        blob["embed"][0, 1, 3] = float("nan")
+        blob["embed"][0, 3] = float("nan")
     elif damage == "shape":
         blob["hog"] = blob["hog"][:1]
     elif damage == "kind":

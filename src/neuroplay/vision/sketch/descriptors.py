@@ -159,7 +159,7 @@ class Description:
     samples: np.ndarray  # SAMPLES×3 (y, x, bin) of line pixels in the frame
     hog_mirror: np.ndarray | None = None  # of the mirrored frame (kept for sketches only)
     bins_map: np.ndarray | None = None  # S×S orientation bins, -1 off the lines (sketches only)
-    embed: np.ndarray | None = None  # embedding features (photos: 2×F, as they are and mirrored; sketches: F, as drawn)
+    embed: np.ndarray | None = None  # embedding features (F: a photo as it is, a sketch as drawn)
 
 
 def describe(

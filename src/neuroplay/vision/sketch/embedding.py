@@ -15,9 +15,10 @@ each described by the mean and the maximum over the image of ``relu4_3`` and ``r
 numbers, one linear map to ``dim`` numbers, L2-normalise; one map for both sides, so a drawing
 and its photo land near each other.
 
-The gallery index keeps each photo's 2048 features (not the embedding), as it is and mirrored,
-so another model (``--model``) needs no re-indexing; a query is described once, as drawn, and a
-photo's score is the better of its two cosines (training sees each photo mirrored too). Model files
+The gallery index keeps each photo's 2048 features (not the embedding), so another model
+(``--model``) needs no re-indexing; a query is described once, as drawn, and its cosine with a
+photo serves the search's mirrored view as well: pooled features hardly change when a picture is
+mirrored, and training sees each photo mirrored too. Model files
 are checkpoints of kind ``MODEL_KIND`` holding a sha256 of their own numbers;
 :func:`load_embedding` checks kind, shapes, finiteness and that sum before anything is used, and
 the built-in model is checked against :data:`BUILTIN_SHA256`.

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from neuroplay.vision.sketch.search import GalleryIndex
 
 INDEX_KIND = "neuroplay-sketch-index"
-INDEX_VERSION = 4  # 2: embedding features of every photo; 3: computed in the index's precision;
-# 4: embedding features of the mirrored photo too, CNN descriptors in the index's precision
+INDEX_VERSION = 5  # 2: embedding features of every photo; 3: computed in the index's precision;
+# 4: of the mirrored photo too, CNN descriptors in the index's precision; 5: not of the mirrored photo
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 MIN_SIDE = 16  # smaller pictures hold no usable edges
 
@@ -162,7 +162,7 @@ def load_index(
         n = len(blob["entries"])
         if any(len(a) != n for a in (cnn, cnn_m, hogs, cham, samples, embed, blob["edges"])):
             raise ValueError("its tables have different lengths")
-        if embed.ndim != 3 or (n and embed.shape[1:] != (2, FEATURES)):
+        if embed.ndim != 2 or (n and embed.shape[1] != FEATURES):
             raise ValueError(f"its embedding features have shape {tuple(embed.shape)}")
         if not all(np.isfinite(a).all() for a in (cnn, cnn_m, hogs, embed)):
             raise ValueError("it holds NaN or infinite numbers")

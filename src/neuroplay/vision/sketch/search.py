@@ -115,7 +115,7 @@ class GalleryIndex:
         self.hog = np.stack([x.hog for x in d]) if d else np.zeros((0, dims[1]), np.float32)
         self.chamfer = np.stack([x.chamfer for x in d]) if d else np.zeros((0,), np.float32)
         self.samples = np.stack([x.samples for x in d]).astype(np.int64) if d else np.zeros((0, SAMPLES, 3), np.int64)
-        self.embed = np.stack([x.embed for x in d]) if d else np.zeros((0, 2, FEATURES), np.float32)
+        self.embed = np.stack([x.embed for x in d]) if d else np.zeros((0, FEATURES), np.float32)
         self._embedded: tuple[SketchEmbedding, torch.Tensor] | None = None  # the photos through self.model
 
     def __len__(self) -> int:
@@ -145,13 +145,13 @@ class GalleryIndex:
         cfg = self.config
         lines = sketch_edges(sketch, cfg.edge_size)
         desc = describe(lines, cfg, self.device, mirror_cnn=False, cnn=cfg.weight_cnn > 0, precision=self.precision)
-        if self.model is not None:  # as drawn: the gallery keeps every photo mirrored too
+        if self.model is not None:  # as drawn only: the embedding's score serves both views
             frame = lines_frame(lines if cfg.edge_size == LINE_SIZE else sketch_edges(sketch, LINE_SIZE))
             desc.embed = photo_encoder(self.device, self.precision).drawings([frame])[0]
         return desc
 
     def photo_embeddings(self) -> torch.Tensor:
-        """``N×2×dim``: every photo (as it is, mirrored) through :attr:`model`, computed once per model."""
+        """``N×dim``: every photo through :attr:`model`, computed once per model."""
         if self._embedded is None or self._embedded[0] is not self.model:
             self._embedded = (self.model, self.model.embed(self.embed))
         return self._embedded[1]
@@ -176,7 +176,9 @@ class GalleryIndex:
         partial = cfg.weight_cnn * _z(cnn) + cfg.weight_hog * _z(hogs)
         z_learned = np.zeros((views, len(self)))
         if self.model is not None and query.embed is not None:
-            z_learned = _z(self.model.cosines(self.photo_embeddings(), query.embed)[:views])
+            # one score per photo for both views: pooled VGG features hardly change when a picture
+            # is mirrored, and a mirrored pass measured no better (BENCHMARKS.md)
+            z_learned = np.repeat(_z(self.model.cosines(self.photo_embeddings()[:, None], query.embed)), views, 0)
             partial = partial + self.model.fusion * z_learned
         penalty = np.array([0.0, cfg.mirror_penalty])[:views, None]  # in z units, off the mirrored view
         partial = partial - penalty
@@ -292,7 +294,7 @@ def index_gallery(
             continue
         edges = photo_edges(image, config, method, device, precision)
         desc = describe(edges, config, device, precision=precision)
-        desc.embed = photo_encoder(device, precision).photos([photo_frame(image)])[0]
+        desc.embed = photo_encoder(device, precision).photos([photo_frame(image)], mirror=False)[0, 0]
         desc = as_stored(desc)
         entries.append(IndexEntry(rel, st.st_size, st.st_mtime_ns, edges.shape, np.packbits(edges), desc))
         stats.added += 1

@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from neuroplay.common.bounds import check_seed, check_threads
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console
 from neuroplay.common.runtime import DEVICES
@@ -29,13 +30,26 @@ def check_device(device: str) -> str:
     return device
 
 
-# the options every command shares; --device is checked as it is parsed
-SEED = typer.Option(0, "--seed", help="Random seed; the same seed gives the same result.")
+def _seed(seed: int) -> int:
+    return check_seed(seed, "--seed")
+
+
+def option_threads(threads: int | None) -> int | None:
+    """A ``--threads`` option's callback: 1..THREADS_MAX, or unset."""
+    return check_threads(threads, "--threads")
+
+
+# the options every command shares; --device, --seed and --threads are checked as they are parsed
+SEED = typer.Option(0, "--seed", help="Random seed (0..2**32-1); the same seed gives the same result.", callback=_seed)
 DEVICE = typer.Option("auto", "--device", help=f"{', '.join(DEVICES[:-1])} or {DEVICES[-1]}.", callback=check_device)
 JSON = typer.Option(False, "--json", help="Print one JSON object on stdout as the last line.")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 THREADS = typer.Option(
-    None, "--threads", help="CPU threads for torch (default: torch's, at most the usable CPUs).", show_default=False
+    None,
+    "--threads",
+    help="CPU threads for torch (default: torch's, at most the usable CPUs).",
+    show_default=False,
+    callback=option_threads,
 )
 # train commands: where a run lives
 FORCE = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run.")

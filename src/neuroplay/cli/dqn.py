@@ -23,6 +23,7 @@ from neuroplay.cli._util import (
     start_run,
 )
 from neuroplay.common.errors import UserError
+from neuroplay.common.outputs import check_output, plan_outputs
 from neuroplay.common.progress import console, make_progress
 from neuroplay.rl.config import DQNConfig
 
@@ -97,14 +98,17 @@ def train_cmd(
     Ctrl-C saves a checkpoint; `--resume DIR` continues it with the same result as an
     uninterrupted run.
     """
-    from neuroplay.rl.dqn import DQN
+    from neuroplay.rl.dqn import DQN, RUN_FILES
 
-    hidden_sizes, clip = parse_ints(hidden, "--hidden"), max_grad_norm if max_grad_norm > 0 else None
+    # 0 turns clipping off; anything else (NaN and negatives too) is the config's to judge
+    hidden_sizes, clip = parse_ints(hidden, "--hidden"), None if max_grad_norm == 0 else max_grad_norm
     run_dir, settings, typed = start_run(
         ctx, DQNConfig, out, resume, force, Path("runs") / "dqn", hidden=hidden_sizes, max_grad_norm=clip
     )
+    plan_outputs(files=[run_dir / name for name in RUN_FILES], dirs=[run_dir])
     # resumed: the saved settings, but for those typed here that may change (--device: where it runs now)
     agent = DQN(DQNConfig(**settings)) if typed is None else DQN.resume(run_dir, **{"device": common.device, **typed})
+    agent.check_memory()  # before the bar: a refusal is one clean line
     config = agent.config
     with ctrl_c_stops() as stop_requested, make_progress(disable=common.quiet) as progress:
         task = progress.add_task("dqn", total=config.total_steps, status="")
@@ -196,8 +200,8 @@ def play_cmd(
         raise UserError("--fps must be in 1..100, --frame-skip in 1..100, --scale in 0.05..4")
     if not 1 <= episodes <= 1000:
         raise UserError("--episodes must be in 1..1000")
-    if gif is not None and gif.suffix.lower() != ".gif":
-        raise UserError(f"--gif needs a .gif file name, got {gif}")
+    if gif is not None:
+        check_output(gif, [path, path / "model.pt"], suffixes=(".gif",))
     agent = DQN.load(path, device=common.device)
     if gif is None:
         if not has_display():

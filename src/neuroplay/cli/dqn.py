@@ -22,6 +22,7 @@ from neuroplay.cli._util import (
     resume_option,
     start_run,
 )
+from neuroplay.common.bounds import in_range
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import check_output, plan_outputs
 from neuroplay.common.progress import console, make_progress
@@ -156,8 +157,7 @@ def eval_cmd(
     """Run the greedy policy for N episodes and report the mean and spread of the returns."""
     from neuroplay.rl.dqn import DQN
 
-    if not 1 <= episodes <= 100_000:
-        raise UserError(f"--episodes must be between 1 and 100000, got {episodes}")
+    in_range("--episodes", episodes, 1, 100_000)
     agent = DQN.load(path, device=common.device)
     returns = agent.evaluate(episodes, common.seed)
     out = {
@@ -193,13 +193,12 @@ def play_cmd(
     """Watch the agent: a window where a display exists, or a GIF with --gif."""
     import numpy as np
 
+    from neuroplay.common.video import check_recording
     from neuroplay.rl.dqn import DQN
     from neuroplay.rl.playback import record_gif, show_window
 
-    if not 1 <= fps <= 100 or not 1 <= frame_skip <= 100 or not 0.05 <= scale <= 4:
-        raise UserError("--fps must be in 1..100, --frame-skip in 1..100, --scale in 0.05..4")
-    if not 1 <= episodes <= 1000:
-        raise UserError("--episodes must be in 1..1000")
+    check_recording(fps, frame_skip, scale)
+    in_range("--episodes", episodes, 1, 1000)
     if gif is not None:
         check_output(gif, [path, path / "model.pt"], suffixes=(".gif",))
     agent = DQN.load(path, device=common.device)

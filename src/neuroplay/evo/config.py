@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from neuroplay.common.bounds import SEED_MAX, check_fits, in_range
 from neuroplay.common.errors import check
 from neuroplay.common.settings import RunSettings
 
@@ -72,7 +73,8 @@ class EvolveConfig(RunSettings):
         if self.mutation_scale is None:
             object.__setattr__(self, "mutation_scale", 0.5 if self.algorithm == "classic" else 3.0)
         check(self.algorithm in ALGORITHMS, f"algorithm must be one of {', '.join(ALGORITHMS)}, not {self.algorithm!r}")
-        check(2 <= self.population <= 1_000_000, f"population must be between 2 and 1000000, got {self.population}")
+        in_range("seed", self.seed, 0, SEED_MAX)
+        in_range("population", self.population, 2, 1_000_000)
         check(len(self.hidden) >= 1 and all(1 <= h <= 4096 for h in self.hidden), "hidden sizes must be in 1..4096")
         check(1 <= self.generations <= 10_000_000, "generations must be >= 1")
         check(math.isfinite(self.pipe_bonus) and self.pipe_bonus >= 0, "pipe_bonus must be >= 0")
@@ -93,6 +95,25 @@ class EvolveConfig(RunSettings):
         check(0.0 <= self.parent_elite_rate <= 1.0, "parent_elite_rate must be in [0, 1]")
         check(0.0 < self.mutation_rate <= 1.0, "mutation_rate must be in (0, 1]")
         check(math.isfinite(self.mutation_scale) and self.mutation_scale > 0, "mutation_scale must be > 0")
+        in_range("mutation_scale", self.mutation_scale, 0.0, 1e6, open_lo=True)
+
+    def memory_needed(self, population: int | None = None) -> int:
+        """Bytes at the peak (an estimate, a little high) with ``population`` birds (default: the
+        config's): the float64 genomes of a generation, its parents and children, and the batched
+        world, which flies every bird on every course at once with a copy of its weights."""
+        n = population or self.population
+        sizes = self.sizes
+        params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
+        courses = 1 if self.algorithm == "classic" else self.courses + self.hard_courses
+        flights = max(n * courses, min(self.candidates, n) * self.evidence_courses, self.validation_courses)
+        return 8 * (3 * n * params + flights * (params + max(sizes) + 24)) + 200 * 2**20
+
+    def check_memory(self) -> None:
+        """Refuse, before anything is allocated, a run that would not fit in the memory available,
+        naming the largest --population that would."""
+        need = self.memory_needed()
+        what = f"a population of {self.population} with hidden sizes {','.join(map(str, self.hidden))}"
+        check_fits(what, need, "--population", self.population, self.memory_needed)
 
     @property
     def sizes(self) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ costs no torch or NumPy.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -26,16 +27,18 @@ THREADS_MAX = 256  # more torch threads than any laptop (or most servers) has co
 
 def in_range(name: str, value: float | None, lo: float, hi: float, *, open_lo: bool = False) -> None:
     """Raise :class:`UserError` unless ``value`` is a finite number in ``[lo, hi]`` (``(lo, hi]``
-    with ``open_lo``); ``None`` passes (an optional setting left unset). ``name`` is the setting
-    as the user knows it (``--seed``, ``buffer_size``)."""
+    with ``open_lo``); integer bounds ask for an integer. ``None`` passes (an optional setting left
+    unset). ``name`` is the setting as the user knows it (``--seed``, ``buffer_size``)."""
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UserError(f"{name} must be a number, got {value!r}")
+    integer = isinstance(lo, int) and isinstance(hi, int)
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise UserError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
     below = value <= lo if open_lo else value < lo
-    if (isinstance(value, float) and not math.isfinite(value)) or below or value > hi:
-        if isinstance(lo, int) and isinstance(hi, int) and not open_lo:
-            allowed = f"an integer in {lo}..{hi}"
+    if (not integer and not math.isfinite(value)) or below or value > hi:
+        if integer:
+            allowed = f"an integer in {lo + 1 if open_lo else lo}..{hi}"
         else:
             allowed = f"a number in {'(' if open_lo else '['}{lo:g}, {hi:g}]"
         raise UserError(f"{name} must be {allowed}, got {value!r}")

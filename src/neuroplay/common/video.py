@@ -32,7 +32,7 @@ def check_recording(
     """Refuse recording settings out of range (NaN and infinity too) before anything is played; with
     ``max_frames`` and the full-size ``frame_size`` (height, width), also a recording whose frames,
     all held until the file is written, would not fit in memory (naming the largest --max-frames)."""
-    in_range("--fps", fps, 1, 100)
+    in_range("--fps", fps, 0.0, 100.0, open_lo=True)
     in_range("--frame-skip", frame_skip, 1, 100)
     in_range("--scale", scale, 0.05, 4.0)
     if max_frames is None:

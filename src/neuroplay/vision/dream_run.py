@@ -23,7 +23,14 @@ from pathlib import Path
 import torch
 
 from neuroplay.common.errors import check
-from neuroplay.common.outputs import IMAGE_SUFFIXES, check_output, output_summary, write_sidecar
+from neuroplay.common.outputs import (
+    IMAGE_SUFFIXES,
+    check_output,
+    output_summary,
+    plan_outputs,
+    sidecar_path,
+    write_sidecar,
+)
 from neuroplay.common.runtime import resolve_device
 from neuroplay.common.video import VIDEO_SUFFIXES, write_video
 from neuroplay.vision.dream import dream, prepare_image
@@ -45,6 +52,7 @@ def check_dream_output(output: Path, config: DreamConfig, inputs: Sequence[str] 
     else:
         hint = " (add --zoom-frames N for an animation)" if suffix in VIDEO_SUFFIXES else ""
         check_output(output, inputs, IMAGE_SUFFIXES, hint)
+    plan_outputs(files=[sidecar_path(output)], inputs=inputs)  # the sidecar must not land on an input either
 
 
 @dataclass

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import Common, common_options, ctrl_c_stops, emit_json, parse_ints
+from neuroplay.cli._util import Common, common_options, ctrl_c_stops, emit_json, option_threads, parse_ints
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
 from neuroplay.common.runtime import Notify
@@ -221,7 +221,13 @@ def search_cmd(
 @app.command("colorize")
 @common_options(
     quiet=QUIET,
-    threads=typer.Option(_C.threads, "--threads", help="CPU threads for torch (default: torch's).", show_default=False),
+    threads=typer.Option(
+        _C.threads,
+        "--threads",
+        help="CPU threads for torch (default: torch's).",
+        show_default=False,
+        callback=option_threads,
+    ),
 )
 def colorize_cmd(
     sketch: str = typer.Argument("demo:cup", help="Sketch image, or demo:cup|cat|rocket|astronaut|horse."),
@@ -254,7 +260,8 @@ def colorize_cmd(
     common: Common,
 ) -> None:
     """Colour a line drawing: retrieve a photo, match regions, one regional style transfer."""
-    from neuroplay.vision.sketch.pipeline import colorize_from_gallery
+    from neuroplay.common.outputs import plan_outputs, sidecar_path
+    from neuroplay.vision.sketch.pipeline import colorize_from_gallery, sheet_path
 
     config = ColorizeConfig(
         size=size,
@@ -265,6 +272,8 @@ def colorize_cmd(
         device=common.device,
         threads=common.threads,
     )
+    config.style_config()  # the style transfer's settings (iterations, weights) are refused before any indexing
+    plan_outputs(files=[output, sheet_path(output), sidecar_path(output)], inputs=[sketch, photo, hints])
     with _ColorizeDisplay(common.quiet, bars=not common.json) as display:
         made = colorize_from_gallery(
             sketch,
@@ -298,7 +307,9 @@ _E = EmbeddingConfig()
 @app.command("train")
 @common_options(
     quiet=QUIET,
-    threads=typer.Option(None, "--threads", help="CPU threads for torch (default: torch's).", show_default=False),
+    threads=typer.Option(
+        None, "--threads", help="CPU threads for torch (default: torch's).", show_default=False, callback=option_threads
+    ),
 )
 def train_cmd(
     pairs: Path = typer.Option(

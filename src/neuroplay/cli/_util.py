@@ -163,6 +163,22 @@ def resume_run_dir(out: Path | None, resume: Path, force: bool) -> Path:
     return resume
 
 
+@contextlib.contextmanager
+def options_named(ctx: typer.Context) -> Iterator[None]:
+    """Within the block (where a config is built from the options), a :class:`UserError` about a
+    setting names the option the user typed: ``solve_threshold must be ...`` becomes ``--threshold
+    must be ...``. The library speaks of its fields; the user knows the flags."""
+    try:
+        yield
+    except UserError as exc:
+        setting, sep, rest = str(exc).partition(" must be ")
+        flags = {p.name: o for p in ctx.command.params for o in p.opts[:1] if o.startswith("--")}
+        flag = flags.get(setting.replace(" ", "_").replace("-", "_"))
+        if not sep or flag is None:
+            raise
+        raise UserError(f"{flag} must be {rest}") from None
+
+
 def settings_from_params(ctx: typer.Context, config_cls: type, **parsed: Any) -> dict[str, Any]:
     """The command's parameters named after ``config_cls`` fields, with the ``parsed`` values
     (options given as text, e.g. ``hidden=(128, 128)``) in place of theirs."""

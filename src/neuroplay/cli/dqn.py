@@ -18,6 +18,7 @@ from neuroplay.cli._util import (
     emit_json,
     finish_training,
     has_display,
+    options_named,
     parse_ints,
     resume_option,
     start_run,
@@ -108,7 +109,10 @@ def train_cmd(
     )
     plan_outputs(files=[run_dir / name for name in RUN_FILES], dirs=[run_dir])
     # resumed: the saved settings, but for those typed here that may change (--device: where it runs now)
-    agent = DQN(DQNConfig(**settings)) if typed is None else DQN.resume(run_dir, **{"device": common.device, **typed})
+    with options_named(ctx):
+        agent = (
+            DQN(DQNConfig(**settings)) if typed is None else DQN.resume(run_dir, **{"device": common.device, **typed})
+        )
     agent.check_memory()  # before the bar: a refusal is one clean line
     config = agent.config
     with ctrl_c_stops() as stop_requested, make_progress(disable=common.quiet) as progress:

@@ -19,6 +19,7 @@ from neuroplay.cli._util import (
     emit_json,
     finish_training,
     has_display,
+    options_named,
     parse_ints,
     resume_option,
     start_run,
@@ -101,7 +102,8 @@ def train_cmd(
         ctx, EvolveConfig, out, resume, force, Path("runs") / "evolve", hidden=parse_ints(hidden, "--hidden")
     )
     # resumed: the saved settings, but for those typed here that may change
-    config = EvolveConfig(**settings) if typed is None else resume_config(run_dir, **typed)
+    with options_named(ctx):
+        config = EvolveConfig(**settings) if typed is None else resume_config(run_dir, **typed)
     plan_outputs(files=[run_dir / name for name in RUN_FILES], dirs=[run_dir])
     config.check_memory()  # before the bar: a refusal is one clean line
 

@@ -32,7 +32,15 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import Common, common_options, ctrl_c_stops, emit_json, option_threads, parse_ints
+from neuroplay.cli._util import (
+    Common,
+    common_options,
+    ctrl_c_stops,
+    emit_json,
+    option_threads,
+    options_named,
+    parse_ints,
+)
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console, make_progress
 from neuroplay.common.runtime import Notify
@@ -230,6 +238,7 @@ def search_cmd(
     ),
 )
 def colorize_cmd(
+    ctx: typer.Context,
     sketch: str = typer.Argument("demo:cup", help="Sketch image, or demo:cup|cat|rocket|astronaut|horse."),
     output: Path = typer.Option(Path("colorized.png"), "--output", "-o", help="Output image (.png or .jpg)."),
     gallery: Path = GALLERY,
@@ -263,16 +272,17 @@ def colorize_cmd(
     from neuroplay.common.outputs import plan_outputs, sidecar_path
     from neuroplay.vision.sketch.pipeline import colorize_from_gallery, sheet_path
 
-    config = ColorizeConfig(
-        size=size,
-        parts=parts,
-        iterations=parse_ints(iterations, "--iterations") if iterations else _C.iterations,
-        style_weight=style_weight,
-        seed=common.seed,
-        device=common.device,
-        threads=common.threads,
-    )
-    config.style_config()  # the style transfer's settings (iterations, weights) are refused before any indexing
+    with options_named(ctx):
+        config = ColorizeConfig(
+            size=size,
+            parts=parts,
+            iterations=parse_ints(iterations, "--iterations") if iterations else _C.iterations,
+            style_weight=style_weight,
+            seed=common.seed,
+            device=common.device,
+            threads=common.threads,
+        )
+        config.style_config()  # the style transfer's settings (iterations, weights) are refused before any indexing
     plan_outputs(files=[output, sheet_path(output), sidecar_path(output)], inputs=[sketch, photo, hints])
     with _ColorizeDisplay(common.quiet, bars=not common.json) as display:
         made = colorize_from_gallery(

@@ -81,7 +81,7 @@ class DQNConfig(RunSettings):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         check(1 <= len(self.hidden) <= 16, "give 1 to 16 hidden sizes")
         for h in self.hidden:
-            in_range("hidden sizes", h, 1, self.MAX_HIDDEN)
+            in_range("hidden", h, 1, self.MAX_HIDDEN)
         for name, lo, hi in self.INT_RANGES:
             in_range(name, getattr(self, name), lo, hi)
         in_range("gamma", self.gamma, 0.0, 1.0, open_lo=True)
@@ -93,6 +93,8 @@ class DQNConfig(RunSettings):
         check(self.buffer_size >= self.batch_size, "buffer_size must be >= batch_size")
         check(self.target_update in ("hard", "soft"), "target_update must be hard or soft")
         in_range("tau", self.tau, 0.0, 1.0, open_lo=True)
+        in_range("eps_start", self.eps_start, 0.0, 1.0)
+        in_range("eps_end", self.eps_end, 0.0, 1.0)
         try:
             EpsilonSchedule(self.eps_start, self.eps_end, self.eps_duration, self.eps_schedule)
         except ValueError as exc:
@@ -134,12 +136,13 @@ class QLearningConfig:
         # a run keeps every episode's return and length: 10**7 episodes is minutes and ~160 MB
         in_range("episodes", self.episodes, 1, 10**7)
         in_range("seed", self.seed, 0, SEED_MAX)
-        in_range("alpha (learning rate)", self.alpha, 0.0, 1.0, open_lo=True)
-        in_range("gamma (discount)", self.gamma, 0.0, 1.0)
+        in_range("alpha", self.alpha, 0.0, 1.0, open_lo=True)
+        in_range("gamma", self.gamma, 0.0, 1.0)
         for name in ("eps_start", "eps_end"):
-            in_range(name.replace("_", "-"), getattr(self, name), 0.0, 1.0)
-        in_range("eps-decay", self.eps_decay_episodes, 0, 10**7)
-        in_range("max-steps", self.max_steps, 1, 10**6)
-        check(0.0 <= self.slip < 1.0, f"slip must be in [0, 1), got {self.slip}")
+            in_range(name, getattr(self, name), 0.0, 1.0)
+        in_range("eps_decay_episodes", self.eps_decay_episodes, 0, 10**7)
+        in_range("max_steps", self.max_steps, 1, 10**6)
+        in_range("slip", self.slip, 0.0, 1.0)
+        check(self.slip < 1.0, f"slip must be below 1 (every move would slip), got {self.slip}")
         for name in ("goal_reward", "pit_reward", "step_cost", "q_init"):
             in_range(name, getattr(self, name), -1e9, 1e9)

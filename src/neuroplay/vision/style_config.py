@@ -131,7 +131,7 @@ class StyleConfig:
         check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         check(isinstance(self.save_every, int), "save-every must be an integer (0: never)")
         in_range("save-every", self.save_every, 0, MAX_ITERATIONS)
-        in_range("max memory (GB)", self.max_memory_gb, 0.0, 2.0**20, open_lo=True)
+        in_range("max memory", self.max_memory_gb, 0.0, 1e6, open_lo=True)  # GB
         in_range("seed", self.seed, 0, SEED_MAX)
         in_range("threads", self.threads, 1, THREADS_MAX)
 

@@ -204,12 +204,15 @@ def play_cmd(
     common: Common,
 ) -> None:
     """Watch the champion fly (a window, or --gif), compare it with its first generation, or play."""
-    from neuroplay.common.video import VIDEO_SUFFIXES
+    from neuroplay.common.video import VIDEO_SUFFIXES, check_recording
     from neuroplay.evo.flappy import render
 
-    if gif is not None:  # the settings and the name are refused before the champion is read
+    # the settings and the name are refused before the champion is read
+    if gif is not None:
         render.check_settings(gif, max_frames, fps, frame_skip, scale, 2 if compare else 1)
         check_output(gif, [path, path / "champion.pt"] if path is not None else [], suffixes=VIDEO_SUFFIXES)
+    else:
+        check_recording(fps, frame_skip, scale)
     if human:
         if not has_display():
             raise UserError("--human needs a display to open a window")

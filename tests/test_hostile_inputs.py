@@ -24,6 +24,7 @@ COMMANDS = {
     "evolve play": ["evolve", "play", "{champion}", "--gif", "fly.gif"],
     "style": ["style", "{image}", "demo:swirl", "-o", "out.png", "-q"],
     "dream": ["dream", "{image}", "-o", "dream.png", "-q"],
+    "sketch search": ["sketch", "search", "demo:cat", "-q"],
     "sketch colorize": ["sketch", "colorize", "demo:cup", "-o", "col.png", "-q"],
     "sketch train": ["sketch", "train", "--pairs", "pairs", "-o", "m.pt", "-q"],
     "demo": ["demo", "--out", "tour", "--quick", "-q"],
@@ -89,6 +90,7 @@ BAD_VALUES = [
     ("dream", "--octave-scale", [NAN, INF]),
     ("dream", "--step-size", [NAN]),
     ("dream", "--fps", [NAN]),
+    ("sketch search", "-k", [HUGE, "0"]),
     ("sketch colorize", "--seed", SEEDS),
     ("sketch colorize", "--threads", [HUGE]),
     ("sketch colorize", "--iterations", [HUGE]),
@@ -215,3 +217,20 @@ def test_every_command_has_hostile_cases():
     for param in CASES:
         counted[param.values[0]] += 1
     assert all(counted.values()), counted
+
+
+def test_in_range_refuses_what_cannot_be_run_and_names_it():
+    from neuroplay.common.bounds import check_seed, in_range, largest_that_fits
+    from neuroplay.common.errors import UserError
+
+    for value in (float("nan"), float("inf"), -1.0, 2.5):
+        with pytest.raises(UserError, match=r"^lr must be a number in \(0, 2\], got"):
+            in_range("lr", value, 0.0, 2.0, open_lo=True)
+    with pytest.raises(UserError, match=r"^--episodes must be an integer, got 1.5"):
+        in_range("--episodes", 1.5, 1, 10)
+    with pytest.raises(UserError, match="seed must be an integer in 0..4294967295"):
+        check_seed(2**64)
+    in_range("lr", None, 0.0, 1.0)  # an optional setting left unset
+    in_range("steps", 10**3, 1, 10**3)
+    assert largest_that_fits(lambda n: 3 * n, 10**6, 3000) == 1000
+    assert largest_that_fits(lambda n: 10**9, 10**6, 3000) == 0

@@ -41,7 +41,7 @@ from neuroplay.cli._util import (
     options_named,
     parse_ints,
 )
-from neuroplay.common.errors import UserError
+from neuroplay.common.bounds import in_range
 from neuroplay.common.progress import console, make_progress
 from neuroplay.common.runtime import Notify
 from neuroplay.vision.sketch.config import TOP_K, ColorizeConfig, EmbeddingConfig, RetrievalConfig
@@ -198,8 +198,7 @@ def search_cmd(
     from neuroplay.vision.sketch.index import gallery_root
     from neuroplay.vision.sketch.lines import read_sketch, sketch_edges
 
-    if k < 1:
-        raise UserError(f"-k must be at least 1, got {k}")
+    in_range("-k", k, 1, 1_000_000)
     drawing = read_sketch(sketch)
     sketch_edges(drawing)  # a blank sketch is refused before any indexing
     root = gallery_root(gallery)

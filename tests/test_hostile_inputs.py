@@ -204,6 +204,7 @@ def test_a_run_too_big_for_memory_names_the_largest_that_fits(run_cli, tmp_path,
         (["dqn", "train", "--out", "run", "--buffer-size", str(10**8)], "--buffer-size"),
         (["evolve", "train", "--out", "run", "--population", str(10**6)], "--population"),
         (["evolve", "play", "x.pt", "--gif", "x.gif", "--max-frames", str(10**6), "--scale", "4"], "--max-frames"),
+        (["dream", "demo:chelsea", "-o", "z.gif", "--zoom-frames", "10000", "--max-size", "2048"], "--zoom-frames"),
     ]:
         code, _, err = run_cli(*argv)
         assert code == 2 and err.count("\n") == 1, err

@@ -112,6 +112,7 @@ def train_cmd(
         from neuroplay.evo.distributed import ray_evaluation
         from neuroplay.evo.population import MLPShape
 
+        in_range("--ray-workers", ray_workers, 1, 100_000)
         evaluation = ray_evaluation(MLPShape(config.sizes), ray, ray_workers)
     elif ray_workers is not None:
         raise UserError("--ray-workers needs --ray")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from neuroplay.common.bounds import check_fits
 from neuroplay.common.errors import check
 from neuroplay.common.outputs import (
     IMAGE_SUFFIXES,
@@ -92,6 +93,14 @@ def prepare_dream(
     check_dream_output(output, config, [image] + [str(p) for p in (guide, mask) if p is not None])
     resolve_device(config.device)  # fail on a missing GPU before loading anything
     picture, _ = prepare_image(load_spec(image, config.max_size), config)
+    if config.zoom_frames:  # every frame is kept (float32, then uint8) until the video is written
+        pixels = 3 * picture.shape[-2] * picture.shape[-1]
+
+        def need(frames: int) -> int:
+            return 5 * pixels * (frames + 1) + 400 * 2**20
+
+        what = f"a zoom of {config.zoom_frames} frames"
+        check_fits(what, need(config.zoom_frames), "--zoom-frames", config.zoom_frames, need)
     guide_image = load_spec(guide) if guide is not None else None
     mask_image = load_image(mask) if mask is not None else None
     mask_name = str(mask) if mask is not None else None

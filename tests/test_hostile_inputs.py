@@ -182,7 +182,11 @@ def _digest(root: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("command, args, named", CASES)
 def test_hostile_input_is_one_clean_error(command, args, named, world, run_cli, tmp_path, monkeypatch):
+    import neuroplay.common.bounds as bounds
+
     monkeypatch.chdir(tmp_path)
+    # a laptop's memory, whatever the machine has: a network of terabytes is refused everywhere
+    monkeypatch.setattr(bounds, "available_memory", lambda device=None: 16 * 2**30)
     (tmp_path / "o.png").write_bytes(world["image"].read_bytes())  # an input in the working folder
     before, here = _digest(world["inputs"]), _digest(tmp_path)
     fill = {key: str(path) for key, path in world.items()}

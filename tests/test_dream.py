@@ -201,7 +201,7 @@ def test_cli_bad_input(run_cli, tmp_path):
         (["--layer", "relu2_2,relu3_3", "--channels", "5"], "say which"),
         ([str(not_image)], "not an image"),
         ([str(tiny), "--octaves", "4"], "octaves"),
-        (["--max-size", "100000"], "max size"),
+        (["--max-size", "100000"], "--max-size must be"),
         (["--steps", "0"], "steps"),
         (["--zoom-frames", "3"], ".gif or .mp4"),
         (["--device", "tpu"], "device"),

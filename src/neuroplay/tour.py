@@ -18,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from neuroplay.common.errors import UserError, check
+from neuroplay.common.bounds import check_seed
+from neuroplay.common.errors import UserError
+from neuroplay.common.outputs import plan_outputs
 from neuroplay.common.report import MARKER, Section, write_report
 
 Progress = Callable[[str, int, int | None, str], None]
@@ -32,7 +34,7 @@ class TourConfig:
     quick: bool = False
 
     def __post_init__(self) -> None:
-        check(isinstance(self.seed, int) and 0 <= self.seed < 2**63, f"seed must be in [0, 2**63), got {self.seed}")
+        check_seed(self.seed)
 
 
 @dataclass
@@ -47,8 +49,7 @@ class TourResult:
 def check_out_dir(out: str | os.PathLike[str]) -> Path:
     """``out`` as a folder the tour may write into: new, empty, or holding an earlier tour."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} exists and is not a directory")
+    plan_outputs(files=[out / "index.html"], dirs=[out])
     if out.is_dir() and any(out.iterdir()):
         index = out / "index.html"
         if not (index.is_file() and MARKER in index.read_text(errors="replace")[:200]):

@@ -39,6 +39,8 @@ def _root(
 
 
 def _register() -> None:
+    if app.registered_groups:  # once: main() runs many times in one process in tests, and each
+        return  # registration would add the sub-apps again (every later call slower)
     from neuroplay.cli import demo, dqn, dream, evolve, qtable, sketch, style, weights
 
     app.add_typer(dqn.app, name="dqn")

@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from neuroplay.common.bounds import check_seed, check_threads
 from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console
 from neuroplay.common.runtime import DEVICES
@@ -29,13 +30,26 @@ def check_device(device: str) -> str:
     return device
 
 
-# the options every command shares; --device is checked as it is parsed
-SEED = typer.Option(0, "--seed", help="Random seed; the same seed gives the same result.")
+def _seed(seed: int) -> int:
+    return check_seed(seed, "--seed")
+
+
+def option_threads(threads: int | None) -> int | None:
+    """A ``--threads`` option's callback: 1..THREADS_MAX, or unset."""
+    return check_threads(threads, "--threads")
+
+
+# the options every command shares; --device, --seed and --threads are checked as they are parsed
+SEED = typer.Option(0, "--seed", help="Random seed (0..2**32-1); the same seed gives the same result.", callback=_seed)
 DEVICE = typer.Option("auto", "--device", help=f"{', '.join(DEVICES[:-1])} or {DEVICES[-1]}.", callback=check_device)
 JSON = typer.Option(False, "--json", help="Print one JSON object on stdout as the last line.")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 THREADS = typer.Option(
-    None, "--threads", help="CPU threads for torch (default: torch's, at most the usable CPUs).", show_default=False
+    None,
+    "--threads",
+    help="CPU threads for torch (default: torch's, at most the usable CPUs).",
+    show_default=False,
+    callback=option_threads,
 )
 # train commands: where a run lives
 FORCE = typer.Option(False, "--force", help="Start afresh in --out even if it holds a run.")
@@ -147,6 +161,22 @@ def resume_run_dir(out: Path | None, resume: Path, force: bool) -> Path:
     if out is not None and out.resolve() != resume.resolve():
         raise UserError("--resume DIR continues in DIR; leave out --out or give the same directory")
     return resume
+
+
+@contextlib.contextmanager
+def options_named(ctx: typer.Context) -> Iterator[None]:
+    """Within the block (where a config is built from the options), a :class:`UserError` about a
+    setting names the option the user typed: ``solve_threshold must be ...`` becomes ``--threshold
+    must be ...``. The library speaks of its fields; the user knows the flags."""
+    try:
+        yield
+    except UserError as exc:
+        setting, sep, rest = str(exc).partition(" must be ")
+        flags = {p.name: o for p in ctx.command.params for o in p.opts[:1] if o.startswith("--")}
+        flag = flags.get(setting.replace(" ", "_").replace("-", "_"))
+        if not sep or flag is None:
+            raise
+        raise UserError(f"{flag} must be {rest}") from None
 
 
 def settings_from_params(ctx: typer.Context, config_cls: type, **parsed: Any) -> dict[str, Any]:

@@ -18,11 +18,14 @@ from neuroplay.cli._util import (
     emit_json,
     finish_training,
     has_display,
+    options_named,
     parse_ints,
     resume_option,
     start_run,
 )
+from neuroplay.common.bounds import in_range
 from neuroplay.common.errors import UserError
+from neuroplay.common.outputs import check_output, plan_outputs
 from neuroplay.common.progress import console, make_progress
 from neuroplay.rl.config import DQNConfig
 
@@ -97,14 +100,20 @@ def train_cmd(
     Ctrl-C saves a checkpoint; `--resume DIR` continues it with the same result as an
     uninterrupted run.
     """
-    from neuroplay.rl.dqn import DQN
+    from neuroplay.rl.dqn import DQN, RUN_FILES
 
-    hidden_sizes, clip = parse_ints(hidden, "--hidden"), max_grad_norm if max_grad_norm > 0 else None
+    # 0 turns clipping off; anything else (NaN and negatives too) is the config's to judge
+    hidden_sizes, clip = parse_ints(hidden, "--hidden"), None if max_grad_norm == 0 else max_grad_norm
     run_dir, settings, typed = start_run(
         ctx, DQNConfig, out, resume, force, Path("runs") / "dqn", hidden=hidden_sizes, max_grad_norm=clip
     )
+    plan_outputs(files=[run_dir / name for name in RUN_FILES], dirs=[run_dir])
     # resumed: the saved settings, but for those typed here that may change (--device: where it runs now)
-    agent = DQN(DQNConfig(**settings)) if typed is None else DQN.resume(run_dir, **{"device": common.device, **typed})
+    with options_named(ctx):
+        agent = (
+            DQN(DQNConfig(**settings)) if typed is None else DQN.resume(run_dir, **{"device": common.device, **typed})
+        )
+    agent.check_memory()  # before the bar: a refusal is one clean line
     config = agent.config
     with ctrl_c_stops() as stop_requested, make_progress(disable=common.quiet) as progress:
         task = progress.add_task("dqn", total=config.total_steps, status="")
@@ -152,8 +161,7 @@ def eval_cmd(
     """Run the greedy policy for N episodes and report the mean and spread of the returns."""
     from neuroplay.rl.dqn import DQN
 
-    if not 1 <= episodes <= 100_000:
-        raise UserError(f"--episodes must be between 1 and 100000, got {episodes}")
+    in_range("--episodes", episodes, 1, 100_000)
     agent = DQN.load(path, device=common.device)
     returns = agent.evaluate(episodes, common.seed)
     out = {
@@ -189,15 +197,14 @@ def play_cmd(
     """Watch the agent: a window where a display exists, or a GIF with --gif."""
     import numpy as np
 
+    from neuroplay.common.video import check_recording
     from neuroplay.rl.dqn import DQN
     from neuroplay.rl.playback import record_gif, show_window
 
-    if not 1 <= fps <= 100 or not 1 <= frame_skip <= 100 or not 0.05 <= scale <= 4:
-        raise UserError("--fps must be in 1..100, --frame-skip in 1..100, --scale in 0.05..4")
-    if not 1 <= episodes <= 1000:
-        raise UserError("--episodes must be in 1..1000")
-    if gif is not None and gif.suffix.lower() != ".gif":
-        raise UserError(f"--gif needs a .gif file name, got {gif}")
+    check_recording(fps, frame_skip, scale)
+    in_range("--episodes", episodes, 1, 1000)
+    if gif is not None:
+        check_output(gif, [path, path / "model.pt"], suffixes=(".gif",))
     agent = DQN.load(path, device=common.device)
     if gif is None:
         if not has_display():

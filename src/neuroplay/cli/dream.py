@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import QUIET, THREADS, Common, common_options, emit_json, settings_from_params
+from neuroplay.cli._util import QUIET, THREADS, Common, common_options, emit_json, options_named, settings_from_params
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import DEMO_PREFIX
 from neuroplay.common.progress import make_progress
@@ -146,9 +146,12 @@ def dream(
         return
     layers = parse_layers(layer) if layer else dict(_D.layers)
     channels_by_layer = parse_channels(channels or [], list(layers))
-    config = DreamConfig(
-        **settings_from_params(ctx, DreamConfig, layers=layers, channels=channels_by_layer, max_size=max_size or None)
-    )
+    with options_named(ctx):
+        config = DreamConfig(
+            **settings_from_params(
+                ctx, DreamConfig, layers=layers, channels=channels_by_layer, max_size=max_size or None
+            )
+        )
     image = image or DEFAULT_IMAGE
     if output is None:
         output = Path("dream.gif" if zoom_frames else "dream.png")

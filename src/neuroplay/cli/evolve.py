@@ -19,11 +19,14 @@ from neuroplay.cli._util import (
     emit_json,
     finish_training,
     has_display,
+    options_named,
     parse_ints,
     resume_option,
     start_run,
 )
+from neuroplay.common.bounds import in_range
 from neuroplay.common.errors import UserError
+from neuroplay.common.outputs import check_output, plan_outputs
 from neuroplay.common.progress import console, make_progress
 from neuroplay.evo.config import EvolveConfig
 
@@ -93,19 +96,23 @@ def train_cmd(
 ) -> None:
     """Evolve birds until a champion passes --target-pipes (on unseen courses too, for the
     default algorithm). Ctrl-C saves a checkpoint; --resume continues exactly."""
-    from neuroplay.evo.ga import evolve, resume_config
+    from neuroplay.evo.ga import RUN_FILES, evolve, resume_config
 
     run_dir, settings, typed = start_run(
         ctx, EvolveConfig, out, resume, force, Path("runs") / "evolve", hidden=parse_ints(hidden, "--hidden")
     )
     # resumed: the saved settings, but for those typed here that may change
-    config = EvolveConfig(**settings) if typed is None else resume_config(run_dir, **typed)
+    with options_named(ctx):
+        config = EvolveConfig(**settings) if typed is None else resume_config(run_dir, **typed)
+    plan_outputs(files=[run_dir / name for name in RUN_FILES], dirs=[run_dir])
+    config.check_memory()  # before the bar: a refusal is one clean line
 
     evaluation = nullcontext()  # evaluate locally, or on Ray (shut down afterwards if started here)
     if ray is not None:
         from neuroplay.evo.distributed import ray_evaluation
         from neuroplay.evo.population import MLPShape
 
+        in_range("--ray-workers", ray_workers, 1, 100_000)
         evaluation = ray_evaluation(MLPShape(config.sizes), ray, ray_workers)
     elif ray_workers is not None:
         raise UserError("--ray-workers needs --ray")
@@ -163,10 +170,8 @@ def eval_cmd(
     """Fly the champion on N fresh courses and count the pipes it passes on each."""
     from neuroplay.evo.champion import evaluate_champion, load_champion
 
-    if not 1 <= courses <= 10_000:
-        raise UserError(f"--courses must be in 1..10000, got {courses}")
-    if not 1 <= max_pipes <= 1_000_000:
-        raise UserError(f"--max-pipes must be in 1..1000000, got {max_pipes}")
+    in_range("--courses", courses, 1, 10_000)
+    in_range("--max-pipes", max_pipes, 1, 1_000_000)
     champion = load_champion(path)
     pipes = evaluate_champion(champion, courses, max_pipes, common.seed).tolist()
     out = {
@@ -200,8 +205,15 @@ def play_cmd(
     common: Common,
 ) -> None:
     """Watch the champion fly (a window, or --gif), compare it with its first generation, or play."""
+    from neuroplay.common.video import VIDEO_SUFFIXES, check_recording
     from neuroplay.evo.flappy import render
 
+    # the settings and the name are refused before the champion is read
+    if gif is not None:
+        render.check_settings(gif, max_frames, fps, frame_skip, scale, 2 if compare else 1)
+        check_output(gif, [path, path / "champion.pt"] if path is not None else [], suffixes=VIDEO_SUFFIXES)
+    else:
+        check_recording(fps, frame_skip, scale)
     if human:
         if not has_display():
             raise UserError("--human needs a display to open a window")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import Common, common_options, emit_json, settings_from_params
+from neuroplay.cli._util import Common, common_options, emit_json, options_named, settings_from_params
+from neuroplay.common.outputs import plan_outputs
 from neuroplay.common.progress import make_progress
 from neuroplay.rl.config import QLearningConfig
 
@@ -42,11 +43,13 @@ def qtable(
     --device is accepted for a uniform command line but ignored: a table this small runs on the CPU.
     """
     from neuroplay.rl.gridworld import DEFAULT_MAP, load_map, parse_map
-    from neuroplay.rl.qtable_run import run_qtable
+    from neuroplay.rl.qtable_run import RUN_FILES, run_qtable
     from neuroplay.rl.tabular import policy_text, values_text
 
     grid_map = load_map(map_file) if map_file is not None else parse_map(DEFAULT_MAP)
-    config = QLearningConfig(**settings_from_params(ctx, QLearningConfig))
+    with options_named(ctx):
+        config = QLearningConfig(**settings_from_params(ctx, QLearningConfig))
+    plan_outputs(files=[out / name for name in RUN_FILES.values()], dirs=[out], inputs=[map_file])
     every = max(1, episodes // 100)  # a redraw per episode would cost more than the episode
     with make_progress(transient=True, disable=common.quiet) as progress:
         task = progress.add_task("Q-learning", total=episodes, status="")

@@ -32,8 +32,16 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import Common, common_options, ctrl_c_stops, emit_json, parse_ints
-from neuroplay.common.errors import UserError
+from neuroplay.cli._util import (
+    Common,
+    common_options,
+    ctrl_c_stops,
+    emit_json,
+    option_threads,
+    options_named,
+    parse_ints,
+)
+from neuroplay.common.bounds import in_range
 from neuroplay.common.progress import console, make_progress
 from neuroplay.common.runtime import Notify
 from neuroplay.vision.sketch.config import TOP_K, ColorizeConfig, EmbeddingConfig, RetrievalConfig
@@ -190,8 +198,7 @@ def search_cmd(
     from neuroplay.vision.sketch.index import gallery_root
     from neuroplay.vision.sketch.lines import read_sketch, sketch_edges
 
-    if k < 1:
-        raise UserError(f"-k must be at least 1, got {k}")
+    in_range("-k", k, 1, 1_000_000)
     drawing = read_sketch(sketch)
     sketch_edges(drawing)  # a blank sketch is refused before any indexing
     root = gallery_root(gallery)
@@ -221,9 +228,16 @@ def search_cmd(
 @app.command("colorize")
 @common_options(
     quiet=QUIET,
-    threads=typer.Option(_C.threads, "--threads", help="CPU threads for torch (default: torch's).", show_default=False),
+    threads=typer.Option(
+        _C.threads,
+        "--threads",
+        help="CPU threads for torch (default: torch's).",
+        show_default=False,
+        callback=option_threads,
+    ),
 )
 def colorize_cmd(
+    ctx: typer.Context,
     sketch: str = typer.Argument("demo:cup", help="Sketch image, or demo:cup|cat|rocket|astronaut|horse."),
     output: Path = typer.Option(Path("colorized.png"), "--output", "-o", help="Output image (.png or .jpg)."),
     gallery: Path = GALLERY,
@@ -254,17 +268,21 @@ def colorize_cmd(
     common: Common,
 ) -> None:
     """Colour a line drawing: retrieve a photo, match regions, one regional style transfer."""
-    from neuroplay.vision.sketch.pipeline import colorize_from_gallery
+    from neuroplay.common.outputs import plan_outputs, sidecar_path
+    from neuroplay.vision.sketch.pipeline import colorize_from_gallery, sheet_path
 
-    config = ColorizeConfig(
-        size=size,
-        parts=parts,
-        iterations=parse_ints(iterations, "--iterations") if iterations else _C.iterations,
-        style_weight=style_weight,
-        seed=common.seed,
-        device=common.device,
-        threads=common.threads,
-    )
+    with options_named(ctx):
+        config = ColorizeConfig(
+            size=size,
+            parts=parts,
+            iterations=parse_ints(iterations, "--iterations") if iterations else _C.iterations,
+            style_weight=style_weight,
+            seed=common.seed,
+            device=common.device,
+            threads=common.threads,
+        )
+        config.style_config()  # the style transfer's settings (iterations, weights) are refused before any indexing
+    plan_outputs(files=[output, sheet_path(output), sidecar_path(output)], inputs=[sketch, photo, hints])
     with _ColorizeDisplay(common.quiet, bars=not common.json) as display:
         made = colorize_from_gallery(
             sketch,
@@ -298,7 +316,9 @@ _E = EmbeddingConfig()
 @app.command("train")
 @common_options(
     quiet=QUIET,
-    threads=typer.Option(None, "--threads", help="CPU threads for torch (default: torch's).", show_default=False),
+    threads=typer.Option(
+        None, "--threads", help="CPU threads for torch (default: torch's).", show_default=False, callback=option_threads
+    ),
 )
 def train_cmd(
     pairs: Path = typer.Option(

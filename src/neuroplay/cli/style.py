@@ -12,7 +12,16 @@ from pathlib import Path
 
 import typer
 
-from neuroplay.cli._util import QUIET, THREADS, Common, common_options, ctrl_c_stops, emit_json, settings_from_params
+from neuroplay.cli._util import (
+    QUIET,
+    THREADS,
+    Common,
+    common_options,
+    ctrl_c_stops,
+    emit_json,
+    options_named,
+    settings_from_params,
+)
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import DEMO_PREFIX
 from neuroplay.common.progress import make_progress
@@ -128,20 +137,21 @@ def style(
     if not images:
         images = [f"{DEMO_PREFIX}chelsea", f"{DEMO_PREFIX}swirl"]
     init_kind, init_file = (init, None) if init in ("content", "noise") else ("image", init)
-    config = StyleConfig(
-        **settings_from_params(
-            ctx,
-            StyleConfig,
-            scales=_numbers(scales, "--scales", int) if scales else None,
-            iterations=_iterations(iterations),
-            content_layers=_names(content_layers),
-            style_layers=_names(style_layers),
-            style_blend=_numbers(style_blend, "--style-blend") if style_blend else None,
-            init=init_kind,
-            match_colors=match_histogram,
-            max_memory_gb=max_memory,
+    with options_named(ctx):
+        config = StyleConfig(
+            **settings_from_params(
+                ctx,
+                StyleConfig,
+                scales=_numbers(scales, "--scales", int) if scales else None,
+                iterations=_iterations(iterations),
+                content_layers=_names(content_layers),
+                style_layers=_names(style_layers),
+                style_blend=_numbers(style_blend, "--style-blend") if style_blend else None,
+                init=init_kind,
+                match_colors=match_histogram,
+                max_memory_gb=max_memory,
+            )
         )
-    )
     n_styles = len(images) - 1
     if config.style_blend is not None and len(config.style_blend) != n_styles:
         raise UserError(f"--style-blend has {len(config.style_blend)} weights for {n_styles} style(s)")

@@ -46,14 +46,39 @@ def check_output(
     if out.suffix.lower() not in suffixes:
         names = ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}" if len(suffixes) > 1 else suffixes[0]
         raise UserError(f"cannot save {out}: use a {names} file name{hint}")
-    if out.is_dir():
-        raise UserError(f"{out} is a directory, expected a file name")
-    for spec in inputs:
-        if builtin_name(str(spec)) is None and same_file(spec, out):
-            raise UserError(f"the output {out} would overwrite an input; choose another name")
+    plan_outputs(files=[out], inputs=inputs)
+
+
+def plan_outputs(
+    files: Iterable[str | os.PathLike[str]] = (),
+    dirs: Iterable[str | os.PathLike[str]] = (),
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> None:
+    """Refuse, before any work, outputs that could not be written or would damage what is on disk:
+    a file output that is a folder, a folder output that is a file, an output under a regular file
+    or an unwritable folder, and a file output that is one of the ``inputs`` (specs the run reads;
+    ``demo:`` names are skipped). Every command lists all it will write (sidecars, contact sheets,
+    saved frames, a run folder's files) and calls this first; the message names the path."""
+    read = [spec for spec in inputs if spec is not None and builtin_name(str(spec)) is None]
+    for folder in map(Path, dirs):
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"{folder} exists and is not a directory")
+        _check_parent(folder)
+    for out in map(Path, files):
+        if out.is_dir():
+            raise UserError(f"{out} is a directory, expected a file name")
+        for spec in read:
+            if same_file(spec, out):
+                raise UserError(f"the output {out} would overwrite an input ({spec}); choose another name")
+        _check_parent(out)
+
+
+def _check_parent(out: Path) -> None:
     parent = out.parent if str(out.parent) else Path(".")
     existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+    if not existing.is_dir():
+        raise UserError(f"cannot write {out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(f"cannot write {out}: {existing} is not a writable folder")
 
 

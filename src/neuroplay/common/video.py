@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from neuroplay.common.bounds import check_fits, in_range
 from neuroplay.common.errors import UserError, check
 from neuroplay.common.io import atomic_path
 
@@ -20,6 +21,30 @@ if TYPE_CHECKING:
     import numpy as np
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
+
+
+MAX_FRAMES = 1_000_000  # game frames of one recording: about 9 hours of play at 30 fps
+
+
+def check_recording(
+    fps: float, frame_skip: int, scale: float, max_frames: int | None = None, frame_size: tuple[int, int] | None = None
+) -> None:
+    """Refuse recording settings out of range (NaN and infinity too) before anything is played; with
+    ``max_frames`` and the full-size ``frame_size`` (height, width), also a recording whose frames,
+    all held until the file is written, would not fit in memory (naming the largest --max-frames)."""
+    in_range("--fps", fps, 0.0, 100.0, open_lo=True)
+    in_range("--frame-skip", frame_skip, 1, 100)
+    in_range("--scale", scale, 0.05, 4.0)
+    if max_frames is None:
+        return
+    in_range("--max-frames", max_frames, 1, MAX_FRAMES)
+    if frame_size is not None:
+        frame = 3 * round(frame_size[0] * scale) * round(frame_size[1] * scale)
+
+        def need(frames: int) -> int:  # kept frames, and the encoder's copy of them
+            return 2 * frame * (frames // frame_skip + 1)
+
+        check_fits(f"a recording of {max_frames} frames", need(max_frames), "--max-frames", max_frames, need)
 
 
 def video_suffix(path: str | os.PathLike[str]) -> str:

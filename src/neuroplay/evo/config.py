@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from neuroplay.common.bounds import SEED_MAX, check_fits, in_range
 from neuroplay.common.errors import check
 from neuroplay.common.settings import RunSettings
 
@@ -63,6 +63,28 @@ class EvolveConfig(RunSettings):
     mutation_rate: float = 0.15
     mutation_scale: float | None = None
 
+    RANGES = (  # (field, lowest, highest); integer bounds ask for an integer
+        ("seed", 0, SEED_MAX),
+        ("population", 2, 1_000_000),
+        ("generations", 1, 10_000_000),
+        ("pipe_bonus", 0.0, 1e9),
+        ("target_pipes", 1, 10_000_000),
+        ("courses", 1, 1000),
+        ("miss_penalty", 0.0, 1e9),
+        ("hard_courses", 0, 1000),
+        ("train_pipes", 1, 10_000_000),
+        ("elite", 0, 1_000_000),
+        ("tournament", 1, 1_000_000),
+        ("crossover_rate", 0.0, 1.0),
+        ("validation_courses", 1, 100_000),
+        ("validation_pipes", 1, 10_000_000),
+        ("validation_deaths", 0, 100_000),
+        ("candidates", 0, 1_000_000),
+        ("evidence_courses", 1, 100_000),
+        ("evidence_pipes", 0, 10**12),
+        ("parent_elite_rate", 0.0, 1.0),
+    )
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if self.population is None:
@@ -72,27 +94,34 @@ class EvolveConfig(RunSettings):
         if self.mutation_scale is None:
             object.__setattr__(self, "mutation_scale", 0.5 if self.algorithm == "classic" else 3.0)
         check(self.algorithm in ALGORITHMS, f"algorithm must be one of {', '.join(ALGORITHMS)}, not {self.algorithm!r}")
-        check(2 <= self.population <= 1_000_000, f"population must be between 2 and 1000000, got {self.population}")
-        check(len(self.hidden) >= 1 and all(1 <= h <= 4096 for h in self.hidden), "hidden sizes must be in 1..4096")
-        check(1 <= self.generations <= 10_000_000, "generations must be >= 1")
-        check(math.isfinite(self.pipe_bonus) and self.pipe_bonus >= 0, "pipe_bonus must be >= 0")
-        check(1 <= self.target_pipes <= 10_000_000, "target_pipes must be >= 1")
-        check(1 <= self.courses <= 1000, "courses must be in 1..1000")
-        check(math.isfinite(self.miss_penalty) and self.miss_penalty >= 0, "miss_penalty must be >= 0")
-        check(0 <= self.hard_courses <= 1000, "hard_courses must be in 0..1000")
-        check(1 <= self.train_pipes <= 10_000_000, "train_pipes must be >= 1")
-        check(0 <= self.elite < self.population, "elite must be >= 0 and smaller than the population")
-        check(1 <= self.tournament <= self.population, "tournament size must be in 1..population")
-        check(0.0 <= self.crossover_rate <= 1.0, "crossover_rate must be in [0, 1]")
-        check(1 <= self.validation_courses <= 100_000, "validation_courses must be in 1..100000")
-        check(1 <= self.validation_pipes <= 10_000_000, "validation_pipes must be >= 1")
-        check(0 <= self.validation_deaths <= 100_000, "validation_deaths must be in 0..100000")
-        check(0 <= self.candidates <= 1_000_000, "candidates must be in 0..1000000")
-        check(1 <= self.evidence_courses <= 100_000, "evidence_courses must be in 1..100000")
-        check(0 <= self.evidence_pipes <= 10**12, "evidence_pipes must be >= 0")
-        check(0.0 <= self.parent_elite_rate <= 1.0, "parent_elite_rate must be in [0, 1]")
-        check(0.0 < self.mutation_rate <= 1.0, "mutation_rate must be in (0, 1]")
-        check(math.isfinite(self.mutation_scale) and self.mutation_scale > 0, "mutation_scale must be > 0")
+        check(1 <= len(self.hidden) <= 16, "give 1 to 16 hidden sizes")
+        for h in self.hidden:
+            in_range("hidden", h, 1, 4096)
+        # every number within what a laptop can run: NaN, infinity, 2**64 or 10**30 are refused by name
+        for name, lo, hi in self.RANGES:
+            in_range(name, getattr(self, name), lo, hi)
+        check(self.elite < self.population, "elite must be smaller than the population")
+        check(self.tournament <= self.population, "tournament size must be in 1..population")
+        in_range("mutation_rate", self.mutation_rate, 0.0, 1.0, open_lo=True)
+        in_range("mutation_scale", self.mutation_scale, 0.0, 1e6, open_lo=True)
+
+    def memory_needed(self, population: int | None = None) -> int:
+        """Bytes at the peak (an estimate, a little high) with ``population`` birds (default: the
+        config's): the float64 genomes of a generation, its parents and children, and the batched
+        world, which flies every bird on every course at once with a copy of its weights."""
+        n = population or self.population
+        sizes = self.sizes
+        params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
+        courses = 1 if self.algorithm == "classic" else self.courses + self.hard_courses
+        flights = max(n * courses, min(self.candidates, n) * self.evidence_courses, self.validation_courses)
+        return 8 * (3 * n * params + flights * (params + max(sizes) + 24)) + 200 * 2**20
+
+    def check_memory(self) -> None:
+        """Refuse, before anything is allocated, a run that would not fit in the memory available,
+        naming the largest --population that would."""
+        need = self.memory_needed()
+        what = f"a population of {self.population} with hidden sizes {','.join(map(str, self.hidden))}"
+        check_fits(what, need, "--population", self.population, self.memory_needed)
 
     @property
     def sizes(self) -> tuple[int, ...]:

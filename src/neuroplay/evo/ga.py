@@ -39,6 +39,7 @@ from neuroplay.evo.population import MLPShape, fly
 
 CHECKPOINT_KIND = "neuroplay.evo.checkpoint"
 FORMAT_VERSION = 2  # run checkpoints (2: the default algorithm's elites and records)
+RUN_FILES = ("checkpoint.pt", "champion.pt", "stats.csv", "fitness.png")  # what a run writes in its folder
 # (stream 4 is the champion's evaluation courses, see evo/champion.py)
 TRAIN_STREAM, VALIDATION_STREAM, HARD_STREAM, EVIDENCE_STREAM = 2, 3, 5, 6  # derive_seed(seed, stream, generation, k)
 WARM_PIPES = 2  # deaths before this many pipes count as the course start's
@@ -113,6 +114,7 @@ class _Run:
 
     def run(self, resume: bool) -> EvolveResult:
         c = self.c
+        c.check_memory()  # a population of terabytes is refused, not allocated
         t0 = time.perf_counter()
         self.rng = np.random.default_rng(c.seed)
         self.genomes = self.shape.init(c.population, self.rng)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from neuroplay.common.bounds import SEED_MAX, THREADS_MAX, in_range
 from neuroplay.common.errors import UserError, check
 from neuroplay.common.settings import RunSettings
 from neuroplay.rl.schedules import EpsilonSchedule
@@ -56,34 +56,53 @@ class DQNConfig(RunSettings):
     device: str = "cpu"
     torch_threads: int | None = 1
 
+    # every count within what a laptop can run: (field, lowest, highest); NaN, infinity, a seed of
+    # 2**64 or a budget of 10**30 steps are refused by name before anything is built
+    INT_RANGES = (
+        ("seed", 0, SEED_MAX),
+        ("num_envs", 1, 1024),
+        ("n_step", 1, 1000),
+        ("batch_size", 1, 1_000_000),
+        ("buffer_size", 1, 10**9),
+        ("learning_starts", 0, 10**10),
+        ("train_freq", 1, 10**6),
+        ("gradient_steps", 0, 10_000),
+        ("target_update_interval", 1, 10**10),
+        ("eps_duration", 0, 10**10),
+        ("total_steps", 1, 10**10),
+        ("eval_every", 1, 10**10),
+        ("eval_episodes", 1, 100_000),
+        ("solve_patience", 1, 10_000),
+        ("checkpoint_every", 1, 10**10),
+    )
+    MAX_HIDDEN = 65_536  # per layer; the memory estimate bounds the network as a whole
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        check(len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), "hidden sizes must be positive integers")
-        check(self.num_envs >= 1, "num_envs must be >= 1")
-        check(0.0 < self.gamma <= 1.0, "gamma must be in (0, 1]")
-        check(self.n_step >= 1, "n_step must be >= 1")
+        check(1 <= len(self.hidden) <= 16, "give 1 to 16 hidden sizes")
+        for h in self.hidden:
+            in_range("hidden", h, 1, self.MAX_HIDDEN)
+        for name, lo, hi in self.INT_RANGES:
+            in_range(name, getattr(self, name), lo, hi)
+        in_range("gamma", self.gamma, 0.0, 1.0, open_lo=True)
         check(self.loss in ("huber", "mse"), f"loss must be huber or mse, not {self.loss!r}")
         check(self.optimizer in ("adam", "sgd"), f"optimizer must be adam or sgd, not {self.optimizer!r}")
-        check(self.lr > 0 and math.isfinite(self.lr), "lr must be a positive number")
-        check(self.max_grad_norm is None or self.max_grad_norm > 0, "max_grad_norm must be > 0")
-        check(self.batch_size >= 1, "batch_size must be >= 1")
+        in_range("lr", self.lr, 0.0, 100.0, open_lo=True)
+        # NaN here would switch clipping off unnoticed
+        in_range("max_grad_norm", self.max_grad_norm, 0.0, 1e9, open_lo=True)
         check(self.buffer_size >= self.batch_size, "buffer_size must be >= batch_size")
-        check(self.learning_starts >= 0, "learning_starts must be >= 0")
-        check(self.train_freq >= 1 and self.gradient_steps >= 0, "train_freq must be >= 1, gradient_steps >= 0")
         check(self.target_update in ("hard", "soft"), "target_update must be hard or soft")
-        check(self.target_update_interval >= 1, "target_update_interval must be >= 1")
-        check(0.0 < self.tau <= 1.0, "tau must be in (0, 1]")
+        in_range("tau", self.tau, 0.0, 1.0, open_lo=True)
+        in_range("eps_start", self.eps_start, 0.0, 1.0)
+        in_range("eps_end", self.eps_end, 0.0, 1.0)
         try:
             EpsilonSchedule(self.eps_start, self.eps_end, self.eps_duration, self.eps_schedule)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        check(self.total_steps >= 1, "total_steps must be >= 1")
-        check(self.eval_every >= 1, "eval_every must be >= 1")
-        check(self.eval_episodes >= 1, "eval_episodes must be >= 1")
-        check(self.solve_patience >= 1, "solve_patience must be >= 1")
-        check(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
+        # NaN would never be reached: a run that can never be solved
+        in_range("solve_threshold", self.solve_threshold, -1e12, 1e12)
         check(self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda")
-        check(self.torch_threads is None or self.torch_threads >= 1, "torch_threads must be >= 1")
+        in_range("torch_threads", self.torch_threads, 1, THREADS_MAX)
 
     @property
     def epsilon(self) -> EpsilonSchedule:
@@ -114,14 +133,16 @@ class QLearningConfig:
     q_init: float = 0.0
 
     def __post_init__(self) -> None:
-        check(self.episodes >= 1, f"episodes must be >= 1, got {self.episodes}")
-        check(0.0 < self.alpha <= 1.0, f"alpha (learning rate) must be in (0, 1], got {self.alpha}")
-        check(0.0 <= self.gamma <= 1.0, f"gamma (discount) must be in [0, 1], got {self.gamma}")
+        # a run keeps every episode's return and length: 10**7 episodes is minutes and ~160 MB
+        in_range("episodes", self.episodes, 1, 10**7)
+        in_range("seed", self.seed, 0, SEED_MAX)
+        in_range("alpha", self.alpha, 0.0, 1.0, open_lo=True)
+        in_range("gamma", self.gamma, 0.0, 1.0)
         for name in ("eps_start", "eps_end"):
-            value = getattr(self, name)
-            check(0.0 <= value <= 1.0, f"{name.replace('_', '-')} must be in [0, 1], got {value}")
-        check(self.eps_decay_episodes >= 0, f"eps-decay must be >= 0 episodes, got {self.eps_decay_episodes}")
-        check(self.max_steps >= 1, f"max-steps must be >= 1, got {self.max_steps}")
-        check(0.0 <= self.slip < 1.0, f"slip must be in [0, 1), got {self.slip}")
-        rewards = (self.goal_reward, self.pit_reward, self.step_cost, self.q_init)
-        check(all(math.isfinite(v) for v in rewards), "rewards and q_init must be finite numbers")
+            in_range(name, getattr(self, name), 0.0, 1.0)
+        in_range("eps_decay_episodes", self.eps_decay_episodes, 0, 10**7)
+        in_range("max_steps", self.max_steps, 1, 10**6)
+        in_range("slip", self.slip, 0.0, 1.0)
+        check(self.slip < 1.0, f"slip must be below 1 (every move would slip), got {self.slip}")
+        for name in ("goal_reward", "pit_reward", "step_cost", "q_init"):
+            in_range(name, getattr(self, name), -1e9, 1e9)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from neuroplay.common.bounds import check_fits
 from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
 from neuroplay.common.errors import UserError, check
 from neuroplay.common.io import write_csv
@@ -39,6 +40,7 @@ from neuroplay.rl.qnet import QNetwork
 from neuroplay.rl.replay import NStepAccumulator, ReplayMemory
 
 MODEL_KIND = "neuroplay.dqn.model"
+RUN_FILES = ("model.pt", "checkpoint.pt", "metrics.csv", "learning_curve.png")  # what a run writes in its folder
 FORMAT_VERSION = 1
 
 # seeds for evaluation episodes are derived from (seed, EVAL_STREAM, index) so they never
@@ -91,8 +93,33 @@ class DQN:
         self.obs_shape = probe.single_observation_space.shape
         self.n_actions = int(probe.single_action_space.n)
         probe.close()
+        self.check_memory(training=False)  # a network of terabytes is refused, not allocated
         torch.manual_seed(self.config.seed)
         self.q = self._new_net()
+
+    def memory_needed(self, buffer_size: int | None = None, training: bool = True, widest: int | None = None) -> int:
+        """Bytes at the peak (an estimate, a little high): the Q- and target networks with Adam's
+        two moments and the gradients, a minibatch's activations, and when ``training`` the replay
+        memory of ``buffer_size`` (default: the config's) rows of two float32 observations each.
+        ``widest`` caps every hidden layer (to find the largest network that fits)."""
+        c, obs = self.config, int(np.prod(self.obs_shape))
+        sizes = (obs, *(min(h, widest or h) for h in c.hidden), self.n_actions + 1)
+        params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
+        activations = 3 * max(c.batch_size, c.num_envs) * sum(sizes)  # forward and backward, online and target
+        replay = (buffer_size or c.buffer_size) * (2 * obs * 4 + 16) if training else 0
+        return 4 * (5 * params + activations) + replay + 400 * 2**20  # + the process with torch loaded
+
+    def check_memory(self, training: bool = True) -> None:
+        """Refuse, before anything is allocated, a run (``training``) or a network that would not fit
+        in the memory available, naming the largest --buffer-size (or --hidden) that would."""
+        c = self.config
+        need = self.memory_needed(training=training)
+        if training:
+            what = f"training with --buffer-size {c.buffer_size}"
+            check_fits(what, need, "--buffer-size", c.buffer_size, lambda n: self.memory_needed(n, training))
+        else:
+            what = f"a Q-network of hidden sizes {','.join(map(str, c.hidden))}"
+            check_fits(what, need, "--hidden", max(c.hidden), lambda n: self.memory_needed(training=False, widest=n))
 
     def _new_net(self) -> QNetwork:
         c = self.config
@@ -177,6 +204,7 @@ class DQN:
         ``out_dir/checkpoint.pt`` exactly as if never interrupted. ``callback`` receives a
         status dict now and then; ``should_stop`` is polled between steps (Ctrl-C support).
         """
+        self.check_memory()
         with torch_threads(self.config.torch_threads):
             return Trainer(self, out_dir, callback, should_stop).run(resume)
 

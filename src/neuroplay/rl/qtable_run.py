@@ -18,6 +18,12 @@ from neuroplay.rl.config import QLearningConfig
 from neuroplay.rl.gridworld import ACTION_NAMES, GridMap
 from neuroplay.rl.tabular import EpisodeCallback, QTableResult, plot_policy_values, plot_returns, train_qtable
 
+RUN_FILES = {  # what a run writes in its folder, by the summary's key
+    "policy_png": "policy_values.png",
+    "returns_png": "returns.png",
+    "qtable_csv": "qtable.csv",
+    "summary_json": "summary.json",
+}
 RETURN_WINDOW = 50  # episodes in the learning curve's running mean and the summary's "last 50" numbers
 
 
@@ -40,12 +46,7 @@ def save_run(out_dir: str | os.PathLike[str], result: QTableResult, train_second
     (the numbers, the file paths, the settings and the map)."""
     out_dir = Path(out_dir)
     config, grid_map = result.config, result.grid_map
-    files = {
-        "policy_png": out_dir / "policy_values.png",
-        "returns_png": out_dir / "returns.png",
-        "qtable_csv": out_dir / "qtable.csv",
-        "summary_json": out_dir / "summary.json",
-    }
+    files = {key: out_dir / name for key, name in RUN_FILES.items()}
     path = result.greedy_path()
     title = f"Q-learning, {config.episodes} episodes, seed {config.seed}" + (
         f", slip {config.slip:g}" if config.slip else ""

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from neuroplay.common.bounds import SEED_MAX, THREADS_MAX, in_range
 from neuroplay.common.errors import UserError, check
 from neuroplay.common.runtime import DEVICES, PRECISIONS
 
@@ -131,28 +132,24 @@ class DreamConfig:
             if bad:
                 raise UserError(f"{name} has channels 0..{counts[name] - 1}; there is no channel {bad[0]}")
         check(len({name for name, _ in channel_pairs}) == len(channel_pairs), "channels are given twice for one layer")
-        _check_int("octaves", self.octaves, 1, 12)
-        _check_float("octave scale", self.octave_scale, 1.0, 4.0, open_low=True)
-        _check_int("steps", self.steps, 1, 10_000)
-        _check_float("step size", self.step_size, 0.0, 1.0, open_low=True)
-        _check_int("jitter", self.jitter, 0, 1024)
-        _check_int("tile size", self.tile_size, min_tile_size(names, self.network), MAX_SIDE)
+        in_range("octaves", self.octaves, 1, 12)
+        in_range("octave scale", self.octave_scale, 1.0, 4.0, open_lo=True)
+        in_range("steps", self.steps, 1, 10_000)
+        in_range("step size", self.step_size, 0.0, 1.0, open_lo=True)
+        in_range("jitter", self.jitter, 0, 1024)
+        in_range("tile size", self.tile_size, min_tile_size(names, self.network), MAX_SIDE)
         if self.max_size is not None:
-            _check_int("max size", self.max_size, 16, MAX_SIDE)
-        _check_int("guide size", self.guide_size, 16, 4096)
-        _check_int("zoom frames", self.zoom_frames, 0, 10_000)
-        _check_float("zoom", self.zoom, 1.0, 2.0, open_low=True)
+            in_range("max size", self.max_size, 16, MAX_SIDE)
+        in_range("guide size", self.guide_size, 16, 4096)
+        in_range("zoom frames", self.zoom_frames, 0, 10_000)
+        in_range("zoom", self.zoom, 1.0, 2.0, open_lo=True)
         if self.zoom_steps is not None:
-            _check_int("zoom steps", self.zoom_steps, 1, 10_000)
-        _check_float("fps", self.fps, 0.0, 100.0, open_low=True)
+            in_range("zoom steps", self.zoom_steps, 1, 10_000)
+        in_range("fps", self.fps, 0.0, 100.0, open_lo=True)
         check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         check(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
-        if self.threads is not None:
-            _check_int("threads", self.threads, 1, 1024)
-        check(
-            isinstance(self.seed, int) and not isinstance(self.seed, bool),
-            f"seed must be a whole number, got {self.seed!r}",
-        )
+        in_range("threads", self.threads, 1, THREADS_MAX)
+        in_range("seed", self.seed, 0, SEED_MAX)
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -179,18 +176,6 @@ class DreamConfig:
         out["channels"] = {name: list(chans) for name, chans in self.channels}
         out["zoom_steps"] = self.frame_steps
         return out
-
-
-def _check_int(what: str, value: object, low: int, high: int) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-    check(ok, f"{what} must be a whole number from {low} to {high}, got {value!r}")
-
-
-def _check_float(what: str, value: object, low: float, high: float, open_low: bool = False) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (low < value if open_low else low <= value) and value <= high
-    bound = f"above {low}" if open_low else f"from {low}"
-    check(ok, f"{what} must be a number {bound} up to {high}, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,16 @@ from pathlib import Path
 
 import torch
 
+from neuroplay.common.bounds import check_fits
 from neuroplay.common.errors import check
-from neuroplay.common.outputs import IMAGE_SUFFIXES, check_output, output_summary, write_sidecar
+from neuroplay.common.outputs import (
+    IMAGE_SUFFIXES,
+    check_output,
+    output_summary,
+    plan_outputs,
+    sidecar_path,
+    write_sidecar,
+)
 from neuroplay.common.runtime import resolve_device
 from neuroplay.common.video import VIDEO_SUFFIXES, write_video
 from neuroplay.vision.dream import dream, prepare_image
@@ -45,6 +53,7 @@ def check_dream_output(output: Path, config: DreamConfig, inputs: Sequence[str] 
     else:
         hint = " (add --zoom-frames N for an animation)" if suffix in VIDEO_SUFFIXES else ""
         check_output(output, inputs, IMAGE_SUFFIXES, hint)
+    plan_outputs(files=[sidecar_path(output)], inputs=inputs)  # the sidecar must not land on an input either
 
 
 @dataclass
@@ -84,6 +93,14 @@ def prepare_dream(
     check_dream_output(output, config, [image] + [str(p) for p in (guide, mask) if p is not None])
     resolve_device(config.device)  # fail on a missing GPU before loading anything
     picture, _ = prepare_image(load_spec(image, config.max_size), config)
+    if config.zoom_frames:  # every frame is kept (float32, then uint8) until the video is written
+        pixels = 3 * picture.shape[-2] * picture.shape[-1]
+
+        def need(frames: int) -> int:
+            return 5 * pixels * (frames + 1) + 400 * 2**20
+
+        what = f"a zoom of {config.zoom_frames} frames"
+        check_fits(what, need(config.zoom_frames), "--zoom-frames", config.zoom_frames, need)
     guide_image = load_spec(guide) if guide is not None else None
     mask_image = load_image(mask) if mask is not None else None
     mask_name = str(mask) if mask is not None else None

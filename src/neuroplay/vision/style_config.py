@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from neuroplay.common.bounds import SEED_MAX, THREADS_MAX, in_range
 from neuroplay.common.errors import check
 from neuroplay.common.runtime import DEVICES, PRECISIONS
 
@@ -31,11 +32,13 @@ MAX_SIZE = 8192
 COARSEST = 128
 DEFAULT_ITERATIONS = (100, 40, 40)
 LEARNING_RATES = {"lbfgs": 1.0, "adam": 0.02}
+MAX_ITERATIONS = 100_000  # per scale: hours on a laptop CPU
 
 
 def _number(value: float, what: str, positive: bool = False) -> None:
     ok = isinstance(value, int | float) and math.isfinite(value) and (value > 0 if positive else value >= 0)
     check(ok, f"{what} must be a {'positive' if positive else 'non-negative'} number, got {value!r}")
+    in_range(what, value, 0.0, 1e15)  # far beyond any useful weight; keeps the weighted losses finite in float32
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,12 @@ class StyleConfig:
         if isinstance(self.iterations, tuple | list):
             its = tuple(int(i) for i in self.iterations)
             object.__setattr__(self, "iterations", its)
-            check(all(i >= 1 for i in its), f"iterations must be positive, got {its}")
+            for i in its:
+                in_range("iterations", i, 1, MAX_ITERATIONS)
             check(len(its) == len(self.sizes), f"give one iteration count per scale {self.sizes}, got {its}")
         elif self.iterations is not None:
-            check(isinstance(self.iterations, int) and self.iterations >= 1,
-                  f"iterations must be a positive integer, got {self.iterations!r}")  # fmt: skip
+            check(isinstance(self.iterations, int), f"iterations must be a positive integer, got {self.iterations!r}")
+            in_range("iterations", self.iterations, 1, MAX_ITERATIONS)
         names = layer_names(self.network)  # also rejects an unknown network
         for what in ("content_layers", "style_layers"):
             layers = tuple(getattr(self, what))
@@ -118,16 +122,18 @@ class StyleConfig:
         check(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
         if self.learning_rate is not None:
             _number(self.learning_rate, "learning rate", positive=True)
-        check(isinstance(self.history_size, int) and self.history_size >= 1, "history size must be >= 1")
+        check(isinstance(self.history_size, int), "history size must be an integer")
+        in_range("history size", self.history_size, 1, 1000)
         check(not (self.luminance_only and self.match_colors),
               "luminance-only transfer ignores colour; it cannot be combined with colour matching")  # fmt: skip
         check(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         check(self.pooling in POOLING, f"pooling must be one of {', '.join(POOLING)}, not {self.pooling!r}")
         check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
-        check(isinstance(self.save_every, int) and self.save_every >= 0, "save-every must be >= 0 (0: never)")
-        if self.max_memory_gb is not None:
-            _number(self.max_memory_gb, "max memory", positive=True)
-        check(self.threads is None or self.threads >= 1, "threads must be >= 1")
+        check(isinstance(self.save_every, int), "save-every must be an integer (0: never)")
+        in_range("save-every", self.save_every, 0, MAX_ITERATIONS)
+        in_range("max memory", self.max_memory_gb, 0.0, 1e6, open_lo=True)  # GB
+        in_range("seed", self.seed, 0, SEED_MAX)
+        in_range("threads", self.threads, 1, THREADS_MAX)
 
     @property
     def sizes(self) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from neuroplay.common.bounds import available_memory, largest_that_fits
 from neuroplay.common.errors import UserError
 from neuroplay.vision.features import layer_channels, layer_names, layer_scale
 from neuroplay.vision.style_config import MIN_SIZE, StyleConfig
@@ -44,26 +45,6 @@ def estimate_memory(height: int, width: int, config: StyleConfig, style_pixels: 
     return int(4 * (BACKWARD_FACTOR * act + lbfgs + 8 * pixels + weights + style_pass) + BASE_BYTES)
 
 
-def available_memory(device: torch.device) -> int | None:
-    """Free memory on ``device`` in bytes (CUDA: the device's; CPU: MemAvailable), or None if unknown."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        return None
-
-
 def check_memory(
     height: int, width: int, config: StyleConfig, device: torch.device, style_pixels: int | None = None
 ) -> int:
@@ -73,15 +54,13 @@ def check_memory(
     if limit is None or need <= limit:
         return need
     longest, aspect = max(height, width), (height / max(height, width), width / max(height, width))
-    lo, hi = 0, longest
-    while hi - lo > 1:  # the largest longest side whose estimate fits
-        mid = (lo + hi) // 2
-        h, w = max(1, round(mid * aspect[0])), max(1, round(mid * aspect[1]))
-        ratio = (style_pixels or height * width) / (height * width)
-        if estimate_memory(h, w, config, int(ratio * h * w)) <= limit:
-            lo = mid
-        else:
-            hi = mid
+    ratio = (style_pixels or height * width) / (height * width)
+
+    def need_at(side: int) -> int:  # the estimate with the longest side ``side``, same aspect
+        h, w = max(1, round(side * aspect[0])), max(1, round(side * aspect[1]))
+        return estimate_memory(h, w, config, int(ratio * h * w))
+
+    lo = largest_that_fits(need_at, longest, limit)
     where = "GPU memory free" if device.type == "cuda" else "memory available"
     source = "the --max-memory limit" if config.max_memory_gb is not None else where
     fits = f"the largest size that fits is about {lo} px (--size {lo})" if lo >= MIN_SIZE else "no size fits"

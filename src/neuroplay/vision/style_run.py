@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from neuroplay.common.errors import check
-from neuroplay.common.outputs import check_output, output_summary, write_sidecar
+from neuroplay.common.outputs import check_output, output_summary, plan_outputs, sidecar_path, write_sidecar
 from neuroplay.common.runtime import resolve_device
 from neuroplay.vision.image import load_image, load_spec, load_style_spec, save_image
 from neuroplay.vision.regions import parse_region_styles, regions_from_mask
@@ -73,7 +73,10 @@ def prepare_style(
     """
     started = time.perf_counter()
     output = Path(output)
-    check_output(output, [content, *styles, *([str(mask)] if mask else [])])
+    inputs = [content, *styles, mask, init_image]
+    check_output(output, inputs)
+    # the sidecar and the --save-every images must not land on an input either
+    plan_outputs(files=[sidecar_path(output), *saved_images(output, config)], inputs=inputs)
     check(region_styles is None or mask is not None, "--region-styles needs --mask")
     device = resolve_device(config.device)  # fail on a missing GPU before loading anything
     content_image = load_spec(content)
@@ -89,6 +92,19 @@ def prepare_style(
     )  # fmt: skip
 
 
+def saved_image(output: Path, iteration: int) -> Path:
+    """Where the image after ``iteration`` iterations is saved (``--save-every``): ``OUT_0100.png``."""
+    return output.with_name(f"{output.stem}_{iteration:04d}{output.suffix}")
+
+
+def saved_images(output: Path, config: StyleConfig) -> list[Path]:
+    """Every image a run saves on its way (``config.save_every``), besides ``output``."""
+    if not config.save_every:
+        return []
+    total = sum(n for _, n in config.schedule())
+    return [saved_image(output, i) for i in range(config.save_every, total + 1, config.save_every)]
+
+
 def run_style(
     job: StyleJob,
     callback: Callable[[StyleStep], None] | None = None,
@@ -102,11 +118,10 @@ def run_style(
     prints; the sidecar holds it and every setting besides.
     """
     config, output = job.config, job.output
-    stem, suffix = output.with_suffix(""), output.suffix
 
     def on_step(step: StyleStep) -> None:
         if step.image is not None:
-            save_image(step.image, f"{stem}_{step.iteration:04d}{suffix}")
+            save_image(step.image, saved_image(output, step.iteration))
         if callback is not None:
             callback(step)
 

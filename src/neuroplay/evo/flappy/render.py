@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from neuroplay.common.errors import UserError
-from neuroplay.common.video import video_suffix, write_video
+from neuroplay.common.video import check_recording, video_suffix, write_video
 from neuroplay.evo.flappy.world import PHYS, Course, Physics, World
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -227,11 +227,10 @@ class _Flight:
         return int(self.world.pipes_all().max())
 
 
-def _check_settings(path, max_frames: int, fps: float, frame_skip: int, scale: float) -> str:
-    if max_frames < 1 or frame_skip < 1:
-        raise UserError("max_frames and frame_skip must be >= 1")
-    if fps <= 0 or scale <= 0:
-        raise UserError("fps and scale must be positive")
+def check_settings(path, max_frames: int, fps: float, frame_skip: int, scale: float, panels: int = 1) -> str:
+    """The video suffix of ``path``, once the recording settings are known to be in range and to fit
+    in memory (``panels`` side by side); else a :class:`UserError`, before anything is played."""
+    check_recording(fps, frame_skip, scale, max_frames, (PHYS.screen_h, PHYS.screen_w * panels))
     return video_suffix(path)
 
 
@@ -255,7 +254,7 @@ def record(
     Returns ``{"frames": images written, "world_frames": game frames flown, "pipes": best
     bird's pipes, "path": path}``.
     """
-    _check_settings(path, max_frames, fps, frame_skip, scale)
+    check_settings(path, max_frames, fps, frame_skip, scale)
     if n_birds < 1:
         raise UserError("n_birds must be >= 1")
     flight = _Flight(policy, n_birds, course_seed, dict(generation=generation, label=label, colors=colors, scale=scale))
@@ -294,7 +293,7 @@ def record_comparison(
 
     Returns ``{"frames", "world_frames", "pipes": best pipes per panel, "path"}``.
     """
-    _check_settings(path, max_frames, fps, frame_skip, scale)
+    check_settings(path, max_frames, fps, frame_skip, scale, len(panels))
     panels = [Panel(*p) for p in panels]
     if not panels or any(p.n_birds < 1 for p in panels):
         raise UserError("record_comparison needs at least one panel, each with n_birds >= 1")

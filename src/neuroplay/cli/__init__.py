@@ -16,6 +16,7 @@ from neuroplay import __version__
 from neuroplay.common.errors import UserError
 
 app = typer.Typer(
+    rich_markup_mode="markdown",  # docstring paragraphs reflowed, not cut at their source line breaks
     name="neuroplay",
     help="Four classic deep-learning experiments, real, fast and reproducible on a laptop.",
     no_args_is_help=True,

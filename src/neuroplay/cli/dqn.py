@@ -30,6 +30,7 @@ from neuroplay.common.progress import console, make_progress
 from neuroplay.rl.config import DQNConfig
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Deep Q-learning: train a DQN agent (CartPole by default), evaluate it, watch it play.",
     no_args_is_help=True,
 )

@@ -31,6 +31,7 @@ from neuroplay.common.progress import console, make_progress
 from neuroplay.evo.config import EvolveConfig
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Neuro-evolution: a population of tiny neural nets learns to play Flappy Bird.",
     no_args_is_help=True,
 )

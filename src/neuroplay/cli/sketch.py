@@ -47,6 +47,7 @@ from neuroplay.common.runtime import Notify
 from neuroplay.vision.sketch.config import TOP_K, ColorizeConfig, EmbeddingConfig, RetrievalConfig
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Sketch colouring: find the photo a line drawing shows (index, search), colour the drawing (colorize), "
     "learn retrieval from your own sketch-photo pairs (train).",
     no_args_is_help=True,

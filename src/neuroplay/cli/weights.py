@@ -10,6 +10,7 @@ from neuroplay.common.errors import UserError
 from neuroplay.common.progress import console
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Pretrained networks (VGG for style transfer and Deep Dream, HED edges for sketches): list, fetch, verify.",
     no_args_is_help=True,
 )

@@ -358,3 +358,19 @@ def test_hed_in_bf16_gives_the_same_lines_and_its_own_index_key():
     assert config.index_key("hed", "bf16") != config.index_key("hed", "fp32")  # one never reuses the other
     with pytest.raises(UserError, match="precision"):
         RetrievalConfig(precision="fp16")
+
+
+def test_gallery_files_follow_linked_folders_once(tmp_path):
+    """A gallery may be a folder of links to photo folders; a link back up the tree does not loop."""
+    from neuroplay.vision.sketch.index import gallery_files
+
+    photos = tmp_path / "photos" / "cats"
+    photos.mkdir(parents=True)
+    Image.new("RGB", (32, 32), "gray").save(photos / "a.png")
+    (photos / ".hidden.png").write_bytes(b"")
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    (gallery / "cats").symlink_to(photos, target_is_directory=True)
+    (gallery / "loop").symlink_to(gallery, target_is_directory=True)
+    Image.new("RGB", (32, 32), "white").save(gallery / "b.jpg")
+    assert [p.relative_to(gallery).as_posix() for p in gallery_files(gallery)] == ["b.jpg", "cats/a.png"]

@@ -53,10 +53,18 @@ def gallery_root(gallery: str | os.PathLike[str] | None) -> Path:
 
 
 def gallery_files(gallery: str | os.PathLike[str]) -> list[Path]:
-    """Image files under ``gallery`` (recursive, by suffix, hidden files and folders skipped), sorted."""
+    """Image files under ``gallery`` (recursive, by suffix, hidden files and folders skipped), sorted.
+    Linked folders are followed (a gallery of links to one's photo folders), each real folder once,
+    so a link back up the tree cannot loop."""
     root = gallery_root(gallery)
     files = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
             if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:

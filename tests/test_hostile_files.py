@@ -241,6 +241,18 @@ def test_a_file_with_wrong_insides_is_one_clean_error(target, edit, originals, r
     assert _digest(tmp_path) == before  # nothing written, the run folder unchanged
 
 
+@pytest.mark.parametrize("hidden", [[10**9], [65536] * 4])
+def test_a_network_too_big_is_refused_before_it_is_built(hidden, originals, run_cli, tmp_path, monkeypatch):
+    import neuroplay.common.bounds as bounds
+    import neuroplay.rl.dqn as dqn
+
+    monkeypatch.setattr(bounds, "available_memory", lambda device=None: 16 * 2**30)
+    monkeypatch.setattr(dqn, "QNetwork", lambda *a, **k: pytest.fail("a network was built"))
+    _craft(originals["dqn"] / "model.pt", tmp_path / "model.pt", _set("config", "hidden", value=hidden))
+    code, _, err = run_cli("dqn", "eval", tmp_path / "model.pt")
+    assert code == 2 and err.startswith(f"error: {tmp_path / 'model.pt'}: ") and err.count("\n") == 1, err
+
+
 def test_untouched_files_still_load_and_resume(originals, run_cli, tmp_path):
     """The same files, rewritten without a change (and once without a checksum), work as before."""
     for target in ("dqn-run", "evo-run", "model", "champion"):

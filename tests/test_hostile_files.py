@@ -71,6 +71,20 @@ def _elite_tally(value: float, birds: int = 1) -> Callable[[dict], None]:
     return edit
 
 
+def _huge_state(state: dict) -> dict:
+    """A generator state whose number does not fit the generator (NumPy raises OverflowError)."""
+    return {**state, "state": {**state["state"], "state": 2**200}}
+
+
+def _env_rng(data: dict) -> None:
+    for obj in data["env"]:
+        for name, (tag, value) in obj.items():
+            if tag == "rng":
+                obj[name] = (tag, _huge_state(value))
+                return
+    raise AssertionError("no generator in the env snapshot")
+
+
 def _only_tag(data: dict) -> None:
     for key in list(data):
         del data[key]
@@ -152,6 +166,8 @@ CORRUPTIONS = [
     ("dqn-run", "kept weights of the wrong shape", _set("kept_q", value=lambda q: {k: v[:1] for k, v in q.items()})),
     ("dqn-run", "optimizer moment shape", _set("optimizer", "exp_avg", 0, value=lambda t: t[:1].clone())),
     ("dqn-run", "numpy rng state", _set("rng", value={"bit_generator": "PCG64", "state": "x"})),
+    ("dqn-run", "numpy rng state too large", _set("rng", value=_huge_state)),
+    ("dqn-run", "env rng state too large", _env_rng),
     ("dqn-run", "torch rng state", _set("torch_rng", value=lambda t: t[:10].clone())),
     ("dqn-run", "NaN weight, no checksum", _no_checksum(_set("target", Q0, value=_nan_first))),
     ("evo-run", "only kind and version", _only_tag),
@@ -171,6 +187,7 @@ CORRUPTIONS = [
     ("evo-run", "champion sizes [3,1,0]", _set("champion", "sizes", value=[3, 1, 0])),
     ("evo-run", "champion of other sizes", _set("champion", "sizes", value=[3, 4, 1])),
     ("evo-run", "rng state", _set("rng", value="seed")),
+    ("evo-run", "rng state too large", _set("rng", value=_huge_state)),
     ("evo-compare", "early genome NaN", _set("early", "genome", value=_nan_first)),
     ("evo-compare", "early sizes []", _set("early", "sizes", value=[])),
 ]

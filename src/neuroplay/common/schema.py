@@ -6,10 +6,11 @@ insides make sense: a file written by anyone with :func:`~neuroplay.common.check
 action the environment does not have or a counter that is a string. Each kind of checkpoint
 therefore declares, beside the code that writes it, a schema: its keys, each with a rule (a
 tensor's dtype and shape, an integer's range, a list of dicts). :func:`validate` checks a file
-against it before anything is built from it, so bad contents are one :class:`UserError` that
-names the file and the value, never an exception deep inside training.
+against it before any of it is used (the settings first: they pass the same bounds and memory
+estimate as the command line's before a network or buffer is built), so bad contents are one
+:class:`UserError` that names the file and the value, never an exception deep inside training.
 
-Shapes name sizes (``Tensor(torch.float32, ("rows", "obs"))``): the loader fills ``dims`` with the
+Shapes name sizes (``Tensor(torch.float32, ("rows", "obs_shape"))``): the loader fills ``dims`` with the
 sizes it knows (from the file's validated settings, the environment), and the first value that
 shows an unknown size binds it, so every later use must agree (the replay's ``size`` binds
 ``rows``, then its ``obs`` tensor must have that many). A size may also be a function of the
@@ -33,7 +34,7 @@ Size = int | str | Callable[[Dims], int]
 
 
 class Invalid(Exception):
-    """A value that breaks its rule: ``what`` says how, in words that follow the value's name."""
+    """A value that breaks its rule; the message names the value (``replay.action``) and says how."""
 
 
 def validate(path: str | os.PathLike[str], data: Mapping, schema: Dict, dims: Dims | None = None) -> Dims:
@@ -225,8 +226,14 @@ def _dtype(dtype: torch.dtype | str, dims: Dims) -> torch.dtype:
     return dims[dtype] if isinstance(dtype, str) else dtype
 
 
+def _chunks(t: torch.Tensor, size: int = 1 << 24):
+    """``t`` flattened, in pieces: a check on a replay memory of gigabytes needs only megabytes more."""
+    flat = t.reshape(-1)
+    return (flat[i : i + size] for i in range(0, flat.numel(), size))
+
+
 def _finite(t: torch.Tensor, at: str) -> None:
-    if (t.is_floating_point() or t.is_complex()) and t.numel() and not bool(torch.isfinite(t).all()):
+    if (t.is_floating_point() or t.is_complex()) and not all(bool(torch.isfinite(c).all()) for c in _chunks(t)):
         raise Invalid(f"{_name(at)} holds NaN or infinite values")
 
 
@@ -266,9 +273,9 @@ class Tensor(Rule):
         lo, hi = self.lo, self.hi
         if self.index_of is not None:
             lo, hi = 0, _size(self.index_of, dims) - 1
-        if value.numel() and lo is not None and bool((value < lo).any()):
+        if lo is not None and any(bool((c < lo).any()) for c in _chunks(value)):
             raise Invalid(f"{_name(at)} holds values below {lo}")
-        if value.numel() and hi is not None and bool((value > hi).any()):
+        if hi is not None and any(bool((c > hi).any()) for c in _chunks(value)):
             raise Invalid(f"{_name(at)} holds values above {hi}")
 
 
@@ -298,6 +305,8 @@ class Like(Rule):
                 )
             if self.finite:
                 _finite(value, at)
+        elif isinstance(like, Mapping) and "bit_generator" in like:
+            RNG.check(value, at, {})  # a NumPy generator's state: only the generator can tell if it takes it
         elif isinstance(like, Mapping):
             if not isinstance(value, Mapping) or set(value) != set(like):
                 got = sorted(map(str, value)) if isinstance(value, Mapping) else type(value).__name__

@@ -281,6 +281,17 @@ def test_untouched_files_still_load_and_resume(originals, run_cli, tmp_path):
         assert code == 0, err
 
 
+def test_an_environment_whose_arrays_change_dtype_mid_episode_still_resumes(tmp_path):
+    """Acrobot's state is float32 after reset and float64 once it steps: the snapshot's rule allows it."""
+    from neuroplay.rl.config import DQNConfig
+    from neuroplay.rl.dqn import DQN
+
+    config = DQNConfig(env_id="Acrobot-v1", num_envs=2, hidden=(8,), buffer_size=100, batch_size=16,
+                       learning_starts=32, total_steps=120, eval_every=10**6, checkpoint_every=10**6)  # fmt: skip
+    DQN(config).train(tmp_path)
+    assert DQN.resume(tmp_path, total_steps=160).train(tmp_path, resume=True).env_steps >= 160
+
+
 def test_the_schema_names_the_value_and_binds_sizes():
     from neuroplay.common.errors import UserError
     from neuroplay.common.schema import Dict, Int, List, Tensor, validate

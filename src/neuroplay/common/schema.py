@@ -283,16 +283,18 @@ class Tensor(Rule):
 class Like(Rule):
     """The same structure as the template value ``dims[template]`` (what a fresh network, optimiser
     or environment of the file's own settings would save): the same keys, lengths, tensor dtypes and
-    shapes, string values, number types; floating values finite when ``finite``."""
+    shapes, string values, number and flag types (a number where the template has None); floating
+    values finite when ``finite``."""
 
-    template: str
+    template: str = ""  # empty: only compare() against a template at hand
     finite: bool = True
     loose: tuple[str, ...] = ()  # keys whose values need only be dicts (checked by their reader)
 
     def check(self, value: Any, at: str, dims: Dims) -> None:
-        self._like(value, dims[self.template], at)
+        self.compare(value, dims[self.template], at)
 
-    def _like(self, value: Any, like: Any, at: str) -> None:
+    def compare(self, value: Any, like: Any, at: str) -> None:
+        """Check ``value`` (named ``at``) against the template value ``like`` itself."""
         if at.rpartition(".")[2] in self.loose:
             if not isinstance(value, Mapping):
                 raise Invalid(f"{_name(at)} must be a dict, not {type(value).__name__}")
@@ -312,14 +314,17 @@ class Like(Rule):
                 got = sorted(map(str, value)) if isinstance(value, Mapping) else type(value).__name__
                 raise Invalid(f"{_name(at)} holds {str(got)[:120]}, expected {sorted(map(str, like))}"[:300])
             for key in like:
-                self._like(value[key], like[key], f"{at}.{key}" if at else str(key))
+                self.compare(value[key], like[key], f"{at}.{key}" if at else str(key))
         elif isinstance(like, list | tuple):
             if not isinstance(value, list | tuple) or len(value) != len(like):
                 got = f"{len(value)} items" if isinstance(value, list | tuple) else f"a {type(value).__name__}"
                 raise Invalid(f"{_name(at)} holds {got}, expected {len(like)}")
             for i, (v, w) in enumerate(zip(value, like, strict=True)):
-                self._like(v, w, f"{at}[{i}]")
-        elif like is None or isinstance(like, bool | str):
+                self.compare(v, w, f"{at}[{i}]")
+        elif isinstance(like, bool):  # a flag may have flipped since (an episode ended)
+            if not isinstance(value, bool):
+                raise Invalid(f"{_name(at)} must be true or false, not {type(value).__name__}")
+        elif like is None or isinstance(like, str):  # a tag or a mode: it decides how the value is read
             if value != like and not (like is None and (value is None or isinstance(value, int | float))):
                 raise Invalid(f"{_name(at)} is {str(value)[:40]!r}, expected {like!r}")
         elif isinstance(like, int | float):

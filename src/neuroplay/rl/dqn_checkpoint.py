@@ -22,7 +22,7 @@ from neuroplay.common.schema import RNG, TORCH_RNG, Bool, Dict, Int, Like, List,
 from neuroplay.common.seeding import rng_state, set_rng_state
 from neuroplay.common.settings import load_run_checkpoint
 from neuroplay.rl.config import DQNConfig
-from neuroplay.rl.envs import restore_env, snapshot_env
+from neuroplay.rl.envs import EnvSnapshot, restore_env, snapshot_env
 
 if TYPE_CHECKING:
     from neuroplay.rl.dqn import Trainer
@@ -80,7 +80,7 @@ CHECKPOINT_SCHEMA = Dict(
                 )
             }
         ),
-        "env": Like("env", finite=False),  # an environment may hold infinite bounds
+        "env": EnvSnapshot(),
         "obs": Tensor("obs_dtype", ("num_envs", "obs_shape")),
         "prev_done": Tensor(torch.bool, ("num_envs",)),
         "ep_return": Tensor(torch.float64, ("num_envs",)),

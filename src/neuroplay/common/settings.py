@@ -15,7 +15,7 @@ import types
 from dataclasses import asdict, fields, replace
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from neuroplay.common.errors import UserError, check
+from neuroplay.common.errors import UserError, about_file, check
 
 S = TypeVar("S", bound="RunSettings")
 
@@ -88,10 +88,8 @@ def load_run_checkpoint(
 
     data = load_checkpoint(path, kind, version)
     check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
-    try:
+    with about_file(path):
         saved = cls.from_dict(data["config"])
-    except UserError as exc:  # the file's settings, not the options typed: name the file
-        raise UserError(f"{path}: {exc}") from None
     if current is not None and replace(saved, **{n: getattr(current, n) for n in cls.RESUMABLE}) != current:
         raise UserError(f"{path} was written with different settings; resume with the same ones")
     return data, saved

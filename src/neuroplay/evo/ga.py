@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from neuroplay.common.checkpoint import save_checkpoint
-from neuroplay.common.errors import check
+from neuroplay.common.errors import about_file, check
 from neuroplay.common.io import write_csv
 from neuroplay.common.schema import RNG, Bool, Dict, Either, Int, List, Opt, Real, Str, Tensor, validate
 from neuroplay.common.seeding import derive_seed, rng_state, set_rng_state
@@ -123,6 +123,8 @@ def resume_config(run_dir: str | os.PathLike[str], **overrides) -> EvolveConfig:
     run_dir = Path(run_dir)
     data, saved = read_checkpoint(run_dir / "checkpoint.pt")
     check(not data["solved"], f"the run in {run_dir} is already solved; its champion is {run_dir / 'champion.pt'}")
+    with about_file(run_dir / "checkpoint.pt"):  # the saved settings are at fault
+        saved.check_memory()
     return saved.for_resume(**overrides)
 
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from neuroplay.common.bounds import check_fits
 from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
-from neuroplay.common.errors import UserError, check
+from neuroplay.common.errors import about_file, check
 from neuroplay.common.io import write_csv
 from neuroplay.common.runtime import resolve_device, torch_threads
 from neuroplay.common.schema import Dict, Int, Like, List, validate
@@ -173,10 +173,8 @@ class DQN:
         check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
         # the settings pass the CLI's bounds and the memory estimate before the network is built,
         # then the weights must fit that network, all finite, before any is used
-        try:
+        with about_file(path):
             agent = cls(DQNConfig.from_dict({**data["config"], "device": device}))
-        except UserError as exc:  # the file's settings (or the network they describe) are at fault
-            raise UserError(f"{path}: {exc}") from None
         sizes = {"net": agent.q.state_dict(), "obs_shape": tuple(agent.obs_shape), "n_actions": agent.n_actions}
         validate(path, data, MODEL_SCHEMA, sizes)
         agent.q.load_state_dict(data["q"], strict=True)
@@ -191,7 +189,11 @@ class DQN:
         ``total_steps``, evaluation and checkpoint cadence, device, threads); any other must equal
         its saved value. A run that is already solved is a :class:`UserError`.
         """
-        return cls(resumed_config(run_dir, **overrides))
+        config = resumed_config(run_dir, **overrides)
+        with about_file(Path(run_dir) / "checkpoint.pt"):  # the saved settings are at fault
+            agent = cls(config)
+            agent.check_memory()  # its replay memory too, before any is allocated
+        return agent
 
     # ---- training -------------------------------------------------------------------------
 

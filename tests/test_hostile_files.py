@@ -51,14 +51,18 @@ def _nan_first(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
-def _first_array(data: dict) -> None:
-    """An environment array (CartPole's state) of the wrong shape."""
-    for obj in data["env"]:
-        for name, (tag, value) in obj.items():
-            if tag == "array" and value.dim():
-                obj[name] = (tag, value[..., :1].clone())
-                return
-    raise AssertionError("no array in the env snapshot")
+def _env_entry(kind: str, change: Callable) -> Callable[[dict], None]:
+    """The first entry of ``kind`` ("array", "rng") in the environment's snapshot, changed."""
+
+    def edit(data: dict) -> None:
+        for obj in data["env"]:
+            for name, (tag, value) in obj.items():
+                if tag == kind and (kind != "array" or value.dim()):
+                    obj[name] = (tag, change(value))
+                    return
+        raise AssertionError(f"no {kind} in the env snapshot")
+
+    return edit
 
 
 def _elite_tally(value: float, birds: int = 1) -> Callable[[dict], None]:
@@ -74,15 +78,6 @@ def _elite_tally(value: float, birds: int = 1) -> Callable[[dict], None]:
 def _huge_state(state: dict) -> dict:
     """A generator state whose number does not fit the generator (NumPy raises OverflowError)."""
     return {**state, "state": {**state["state"], "state": 2**200}}
-
-
-def _env_rng(data: dict) -> None:
-    for obj in data["env"]:
-        for name, (tag, value) in obj.items():
-            if tag == "rng":
-                obj[name] = (tag, _huge_state(value))
-                return
-    raise AssertionError("no generator in the env snapshot")
 
 
 def _only_tag(data: dict) -> None:
@@ -152,7 +147,7 @@ CORRUPTIONS = [
     ("dqn-run", "counter negative", _set("counters", "updates", value=-5)),
     ("dqn-run", "counter missing", _set("counters", value=lambda k: {n: v for n, v in k.items() if n != "passes"})),
     ("dqn-run", "elapsed NaN", _set("counters", "elapsed", value=math.nan)),
-    ("dqn-run", "env array shape", _first_array),
+    ("dqn-run", "env array shape", _env_entry("array", lambda a: a[..., :1].clone())),
     ("dqn-run", "env snapshot short", _set("env", value=lambda e: e[:-1])),
     ("dqn-run", "n-step queue too long", _set("nstep", "history", 0, value=lambda h: h * 5)),
     ("dqn-run", "n-step obs shape", _set("nstep", "history", 0, 0, value=lambda e: (torch.zeros(7), *e[1:]))),
@@ -168,7 +163,7 @@ CORRUPTIONS = [
     ("dqn-run", "optimizer moment shape", _set("optimizer", "exp_avg", 0, value=lambda t: t[:1].clone())),
     ("dqn-run", "numpy rng state", _set("rng", value={"bit_generator": "PCG64", "state": "x"})),
     ("dqn-run", "numpy rng state too large", _set("rng", value=_huge_state)),
-    ("dqn-run", "env rng state too large", _env_rng),
+    ("dqn-run", "env rng state too large", _env_entry("rng", _huge_state)),
     ("dqn-run", "torch rng state", _set("torch_rng", value=lambda t: t[:10].clone())),
     ("dqn-run", "NaN weight, no checksum", _no_checksum(_set("target", Q0, value=_nan_first))),
     ("evo-run", "only kind and version", _only_tag),

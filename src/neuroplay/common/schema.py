@@ -37,15 +37,13 @@ class Invalid(Exception):
     """A value that breaks its rule; the message names the value (``replay.action``) and says how."""
 
 
-def validate(path: str | os.PathLike[str], data: Mapping, schema: Dict, dims: Dims | None = None) -> Dims:
-    """Check ``data`` (a loaded checkpoint) against ``schema``; returns the sizes bound. Raises
-    :class:`UserError` naming ``path`` and the first value that breaks its rule."""
-    dims = dict(dims or {})
+def validate(path: str | os.PathLike[str], data: Mapping, schema: Dict, dims: Dims | None = None) -> None:
+    """Check ``data`` (a loaded checkpoint) against ``schema``, with the sizes ``dims`` known
+    beforehand. Raises :class:`UserError` naming ``path`` and the first value that breaks its rule."""
     try:
-        schema.check(data, "", dims)
+        schema.check(data, "", dict(dims or {}))
     except Invalid as exc:
         raise UserError(f"{path}: {exc}") from None
-    return dims
 
 
 def _name(at: str) -> str:

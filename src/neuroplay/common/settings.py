@@ -11,12 +11,33 @@ opens a run's checkpoint and checks it was written with the settings at hand.
 from __future__ import annotations
 
 import os
+import types
 from dataclasses import asdict, fields, replace
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from neuroplay.common.errors import UserError, check
+from neuroplay.common.errors import UserError, about_file, check
 
 S = TypeVar("S", bound="RunSettings")
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether ``value`` (as a checkpoint stores it: lists for tuples) has the type ``hint`` names."""
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return any(_fits(value, arg) for arg in get_args(hint))
+    if origin is tuple:  # tuple[int, ...]
+        return isinstance(value, list | tuple) and all(_fits(v, get_args(hint)[0]) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _type_name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint)
 
 
 class RunSettings:
@@ -34,6 +55,13 @@ class RunSettings:
         """The inverse of :meth:`to_dict`; unknown or ill-typed settings are a :class:`UserError`."""
         unknown = set(d) - {f.name for f in fields(cls)}
         check(not unknown, f"unknown {cls.WHAT} settings: {', '.join(sorted(unknown))}")
+        # a file's settings may be anything (a seed of None, hidden sizes as a string): each must
+        # have its field's type before __post_init__ judges its value, as the CLI's parsing ensures
+        hints = get_type_hints(cls)
+        for name, value in d.items():
+            check(
+                _fits(value, hints[name]), f"{cls.WHAT} setting {name} is {value!r:.60}, not {_type_name(hints[name])}"
+            )
         try:
             return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
         except TypeError as exc:
@@ -60,7 +88,8 @@ def load_run_checkpoint(
 
     data = load_checkpoint(path, kind, version)
     check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
-    saved = cls.from_dict(data["config"])
+    with about_file(path):
+        saved = cls.from_dict(data["config"])
     if current is not None and replace(saved, **{n: getattr(current, n) for n in cls.RESUMABLE}) != current:
         raise UserError(f"{path} was written with different settings; resume with the same ones")
     return data, saved

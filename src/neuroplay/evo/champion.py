@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
-from neuroplay.common.errors import UserError
+from neuroplay.common.schema import Dict, Dims, Int, List, Tensor, validate
 from neuroplay.common.seeding import derive_seed
 from neuroplay.evo.config import EvolveConfig
 from neuroplay.evo.population import MLPShape, fly
@@ -19,6 +19,31 @@ from neuroplay.evo.population import MLPShape, fly
 CHAMPION_KIND = "neuroplay.evo.champion"
 CHAMPION_VERSION = 1  # champion files (unchanged, so older champions still load)
 EVAL_STREAM = 4  # derive_seed(seed, EVAL_STREAM, k): the courses of evaluate_champion
+MAX_PIPES = 10**8  # more pipes than any course is flown for
+
+
+def _n_params(dims: Dims) -> int:
+    return MLPShape(dims["sizes"]).n_params
+
+
+# what Champion.to_dict writes (in champion.pt, and twice in a run's checkpoint): layer sizes as an
+# EvolveConfig allows them (3 inputs, 1 to 16 hidden layers of 1..4096, 1 output), and a genome of
+# exactly the weights those sizes need, all finite
+CHAMPION_SCHEMA = Dict(
+    {
+        "sizes": List(Int(1, 4096), min_len=3, max_len=18, bind="sizes"),
+        "genome": Tensor(torch.float64, (_n_params,)),
+        "generation": Int(0, 10**8),
+        "train_pipes": List(Int(0, MAX_PIPES), min_len=1),
+        "validation_pipes": List(Int(0, MAX_PIPES)),
+    },
+    checks=(
+        (
+            lambda v, d: v["sizes"][0] == 3 and v["sizes"][-1] == 1,
+            "sizes must be 3 inputs, then hidden layers, then 1 output",
+        ),
+    ),
+)
 
 
 @dataclass
@@ -85,13 +110,8 @@ def load_champion(path: str | os.PathLike[str]) -> Champion:
     if path.is_dir():
         path = path / "champion.pt"
     data = load_checkpoint(path, CHAMPION_KIND, CHAMPION_VERSION)
-    try:
-        champ = Champion.from_dict(data["champion"])
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise UserError(f"{path}: champion is incomplete ({str(exc)[:100]})") from None
-    if champ.genome.shape != (champ.shape.n_params,) or len(champ.sizes) < 2 or champ.sizes[0] != 3:
-        raise UserError(f"{path}: champion weights do not match its layer sizes {champ.sizes}")
-    return champ
+    validate(path, data, Dict({"champion": CHAMPION_SCHEMA}))
+    return Champion.from_dict(data["champion"])
 
 
 def evaluate_champion(champion: Champion, courses: int, max_pipes: int, seed: int) -> np.ndarray:

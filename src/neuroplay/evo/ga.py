@@ -26,13 +26,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
-from neuroplay.common.errors import UserError, check
+from neuroplay.common.checkpoint import save_checkpoint
+from neuroplay.common.errors import about_file, check
 from neuroplay.common.io import write_csv
+from neuroplay.common.schema import RNG, Bool, Dict, Either, Int, List, Opt, Real, Str, Tensor, validate
 from neuroplay.common.seeding import derive_seed, rng_state, set_rng_state
 from neuroplay.common.settings import load_run_checkpoint
 from neuroplay.evo import operators as ops
-from neuroplay.evo.champion import Champion, save_champion
+from neuroplay.evo.champion import CHAMPION_SCHEMA, MAX_PIPES, Champion, save_champion
 from neuroplay.evo.config import EvolveConfig
 from neuroplay.evo.flappy.world import Course
 from neuroplay.evo.population import MLPShape, fly
@@ -43,6 +44,40 @@ RUN_FILES = ("checkpoint.pt", "champion.pt", "stats.csv", "fitness.png")  # what
 # (stream 4 is the champion's evaluation courses, see evo/champion.py)
 TRAIN_STREAM, VALIDATION_STREAM, HARD_STREAM, EVIDENCE_STREAM = 2, 3, 5, 6  # derive_seed(seed, stream, generation, k)
 WARM_PIPES = 2  # deaths before this many pipes count as the course start's
+
+# one row of stats.csv per generation, as _Run.run writes it
+STATS_SCHEMA = Dict(
+    {
+        "generation": Int(0, 10**8),
+        "best_fitness": Real(),
+        "mean_fitness": Real(),
+        "best_pipes": Int(0, MAX_PIPES),
+        "max_pipes": Int(0, MAX_PIPES),
+        "mean_pipes": Real(0, MAX_PIPES),
+        "at_cap": Int(0, 10**7),
+        "elite_pipes": Int(0, 10**15),
+        "elite_deaths": Int(0, 10**15),
+        "validation_deaths": Either((Int(0, 10**6), Str(("",)))),
+        "wall_seconds": Real(0, 1e12),
+    }
+)
+# what _Run._save writes: sizes from the file's own (validated) settings (population, n_params,
+# sizes, elite); a generation's stats row each; at most `elite` elites, each with a tally
+CHECKPOINT_SCHEMA = Dict(
+    {
+        "genomes": Tensor(torch.float64, ("population", "n_params")),
+        "generation": Int(0, 10**8, bind="generations_done"),
+        "solved": Bool(),
+        "elapsed": Real(0, 1e12),
+        "rng": RNG,
+        "stats": List(STATS_SCHEMA, length="generations_done"),
+        "champion": Opt(CHAMPION_SCHEMA),
+        "early": Opt(CHAMPION_SCHEMA),
+        "elites": Tensor(torch.float64, ("elites", "n_params")),
+        "tally": Tensor(torch.float64, ("elites", 4), lo=0.0),
+    },
+    checks=((lambda v, d: d["elites"] <= d["elite"], "holds more elites than its settings keep"),),
+)
 
 # evaluate(genomes, courses, max_pipes) -> (frames, pipes, miss), each (n_genomes, n_courses)
 Evaluator = Callable[[np.ndarray, list, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -67,11 +102,18 @@ def load_early_champion(path: str | os.PathLike[str]) -> Champion:
     ``path`` is the run directory or a file in it."""
     path = Path(path)
     run_dir = path if path.is_dir() else path.parent
-    data = load_checkpoint(run_dir / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION)
-    try:
-        return Champion.from_dict(data["early"])
-    except (KeyError, TypeError, AttributeError, ValueError):
-        raise UserError(f"{run_dir / 'checkpoint.pt'} holds no first-generation bird to compare with") from None
+    data, _ = read_checkpoint(run_dir / "checkpoint.pt")
+    check(data["early"] is not None, f"{run_dir / 'checkpoint.pt'} holds no first-generation bird to compare with")
+    return Champion.from_dict(data["early"])
+
+
+def read_checkpoint(path: Path, current: EvolveConfig | None = None) -> tuple[dict, EvolveConfig]:
+    """A run's checkpoint and its settings, its contents checked against :data:`CHECKPOINT_SCHEMA`
+    (and the settings against ``current``, see :func:`~neuroplay.common.settings.load_run_checkpoint`)."""
+    data, saved = load_run_checkpoint(path, CHECKPOINT_KIND, FORMAT_VERSION, EvolveConfig, current)
+    sizes = {"population": saved.population, "sizes": saved.sizes, "elite": saved.elite}
+    validate(path, data, CHECKPOINT_SCHEMA, {**sizes, "n_params": MLPShape(saved.sizes).n_params})
+    return data, saved
 
 
 def resume_config(run_dir: str | os.PathLike[str], **overrides) -> EvolveConfig:
@@ -79,8 +121,10 @@ def resume_config(run_dir: str | os.PathLike[str], **overrides) -> EvolveConfig:
     ``overrides`` (only the settings in :attr:`EvolveConfig.RESUMABLE`, the generation budget,
     may change; see :meth:`EvolveConfig.for_resume`). A solved run is refused."""
     run_dir = Path(run_dir)
-    data, saved = load_run_checkpoint(run_dir / "checkpoint.pt", CHECKPOINT_KIND, FORMAT_VERSION, EvolveConfig)
-    check(not data.get("solved"), f"the run in {run_dir} is already solved; its champion is {run_dir / 'champion.pt'}")
+    data, saved = read_checkpoint(run_dir / "checkpoint.pt")
+    check(not data["solved"], f"the run in {run_dir} is already solved; its champion is {run_dir / 'champion.pt'}")
+    with about_file(run_dir / "checkpoint.pt"):  # the saved settings are at fault
+        saved.check_memory()
     return saved.for_resume(**overrides)
 
 
@@ -325,24 +369,16 @@ class _Run:
     def _load(self) -> None:
         check(self.out is not None, "resume needs the run directory")
         path = self.out / "checkpoint.pt"
-        data, _ = load_run_checkpoint(path, CHECKPOINT_KIND, FORMAT_VERSION, EvolveConfig, current=self.c)
-        try:
-            genomes = data["genomes"].numpy().copy()
-            if genomes.shape != (self.c.population, self.shape.n_params):
-                raise ValueError(f"population of shape {tuple(genomes.shape)}")
-            self.genomes = genomes
-            self.generation, self.solved = int(data["generation"]), bool(data["solved"])
-            self.elapsed_before = float(data["elapsed"])
-            set_rng_state(self.rng, data["rng"])
-            self.stats = list(data["stats"])
-            self.champion = Champion.from_dict(data["champion"]) if data["champion"] else None
-            self.early = Champion.from_dict(data["early"]) if data["early"] else None
-            self.elites = data["elites"].numpy().copy()
-            self.tally = data["tally"].numpy().copy()
-            if self.elites.shape[1:] != (self.shape.n_params,) or self.tally.shape != (len(self.elites), 4):
-                raise ValueError("elites of the wrong shape")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise UserError(f"{path}: checkpoint is incomplete or does not match ({str(exc)[:120]})") from None
+        data, _ = read_checkpoint(path, current=self.c)  # every value checked before any is used
+        self.genomes = data["genomes"].numpy().copy()
+        self.generation, self.solved = data["generation"], data["solved"]
+        self.elapsed_before = float(data["elapsed"])
+        set_rng_state(self.rng, data["rng"])
+        self.stats = list(data["stats"])
+        self.champion = Champion.from_dict(data["champion"]) if data["champion"] else None
+        self.early = Champion.from_dict(data["early"]) if data["early"] else None
+        self.elites = data["elites"].numpy().copy()
+        self.tally = data["tally"].numpy().copy()
 
     def _plot(self) -> None:
         from neuroplay.evo.plots import plot_fitness

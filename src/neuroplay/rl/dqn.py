@@ -28,9 +28,10 @@ import torch.nn.functional as F
 
 from neuroplay.common.bounds import check_fits
 from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
-from neuroplay.common.errors import UserError, check
+from neuroplay.common.errors import about_file, check
 from neuroplay.common.io import write_csv
 from neuroplay.common.runtime import resolve_device, torch_threads
+from neuroplay.common.schema import Dict, Int, Like, List, validate
 from neuroplay.common.seeding import derive_seed, seed_everything
 from neuroplay.rl.config import DQNConfig
 from neuroplay.rl.dqn_checkpoint import load_training_state, resumed_config, save_training_state
@@ -42,6 +43,11 @@ from neuroplay.rl.replay import NStepAccumulator, ReplayMemory
 MODEL_KIND = "neuroplay.dqn.model"
 RUN_FILES = ("model.pt", "checkpoint.pt", "metrics.csv", "learning_curve.png")  # what a run writes in its folder
 FORMAT_VERSION = 1
+# what a model file holds besides its settings (see DQN._model_payload): the observation shape and
+# action count of the settings' environment, and the weights of the network the settings describe
+MODEL_SCHEMA = Dict(
+    {"obs_shape": List(Int(1, 10**9), bind="obs_shape"), "n_actions": Int(1, 10**9, bind="n_actions"), "q": Like("net")}
+)
 
 # seeds for evaluation episodes are derived from (seed, EVAL_STREAM, index) so they never
 # coincide with the training environment's seed
@@ -164,17 +170,15 @@ class DQN:
         if path.is_dir():
             path = path / "model.pt"
         data = load_checkpoint(path, MODEL_KIND, FORMAT_VERSION)
-        agent = cls._from_config_dict(data["config"], device, path)
-        try:
-            agent.q.load_state_dict(data["q"], strict=True)
-        except (RuntimeError, KeyError, TypeError) as exc:
-            raise UserError(f"{path}: network weights do not match its config ({str(exc)[:120]})") from None
+        check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
+        # the settings pass the CLI's bounds and the memory estimate before the network is built,
+        # then the weights must fit that network, all finite, before any is used
+        with about_file(path):
+            agent = cls(DQNConfig.from_dict({**data["config"], "device": device}))
+        sizes = {"net": agent.q.state_dict(), "obs_shape": tuple(agent.obs_shape), "n_actions": agent.n_actions}
+        validate(path, data, MODEL_SCHEMA, sizes)
+        agent.q.load_state_dict(data["q"], strict=True)
         return agent
-
-    @classmethod
-    def _from_config_dict(cls, cfg: Any, device: str, path: Path) -> DQN:
-        check(isinstance(cfg, dict), f"{path}: checkpoint has no valid config")
-        return cls(DQNConfig.from_dict({**cfg, "device": device}))
 
     @classmethod
     def resume(cls, run_dir: str | os.PathLike[str], **overrides: Any) -> DQN:
@@ -185,7 +189,11 @@ class DQN:
         ``total_steps``, evaluation and checkpoint cadence, device, threads); any other must equal
         its saved value. A run that is already solved is a :class:`UserError`.
         """
-        return cls(resumed_config(run_dir, **overrides))
+        config = resumed_config(run_dir, **overrides)
+        with about_file(Path(run_dir) / "checkpoint.pt"):  # the saved settings are at fault
+            agent = cls(config)
+            agent.check_memory()  # its replay memory too, before any is allocated
+        return agent
 
     # ---- training -------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ stopped at any step and resumed ends exactly where the uninterrupted run would h
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -17,16 +18,94 @@ import torch
 
 from neuroplay.common.checkpoint import save_checkpoint
 from neuroplay.common.errors import UserError, check
+from neuroplay.common.schema import RNG, TORCH_RNG, Bool, Dict, Int, Like, List, Opt, Real, Tensor, Tuple, validate
 from neuroplay.common.seeding import rng_state, set_rng_state
 from neuroplay.common.settings import load_run_checkpoint
 from neuroplay.rl.config import DQNConfig
-from neuroplay.rl.envs import restore_env, snapshot_env
+from neuroplay.rl.envs import EnvSnapshot, restore_env, snapshot_env
 
 if TYPE_CHECKING:
     from neuroplay.rl.dqn import Trainer
 
 CHECKPOINT_KIND = "neuroplay.dqn.checkpoint"
 CHECKPOINT_VERSION = 1
+STEPS_MAX = 10**11  # counters: beyond any budget a DQNConfig allows (10**10 steps), well within int64
+_COUNT = Int(0, 10**15)
+
+# one row of metrics.csv per evaluation, as Trainer._evaluate writes it
+METRIC_SCHEMA = Dict(
+    {
+        "env_steps": Int(0, STEPS_MAX),
+        "episodes": Int(0, STEPS_MAX),
+        "updates": _COUNT,
+        "wall_seconds": Real(0, 1e12),
+        "epsilon": Real(0, 1),
+        "recent_return": Real(nan=True),  # NaN before the first episode ends
+        "loss": Real(0, math.inf, nan=True),  # NaN before the first update
+        "eval_mean": Real(),
+        "eval_std": Real(0, 1e12),
+        "eval_passes": _COUNT,
+    }
+)
+# what save_training_state writes. Sizes come from the trainer the state is loaded into, which the
+# file's own (validated) settings built: "net", "optimizer", "env" are what its fresh network,
+# optimiser and environments save (the same keys, dtypes and shapes), "obs_shape" and "n_actions"
+# its environment's spaces, "pending" the n-step transitions an environment can have in progress
+CHECKPOINT_SCHEMA = Dict(
+    {
+        "q": Like("net"),
+        "target": Like("net"),
+        "optimizer": Like("optimizer", loose=("state",)),  # torch's optimisers check their own state
+        "replay": Dict(
+            {
+                "capacity": Int(1, 10**9, bind="buffer_size"),
+                "size": Int(0, "buffer_size", bind="rows"),
+                "pos": Int(index_of="buffer_size"),
+                "obs": Tensor(torch.float32, ("rows", "obs_shape")),
+                "next_obs": Tensor(torch.float32, ("rows", "obs_shape")),
+                "action": Tensor(torch.int64, ("rows",), index_of="n_actions"),
+                "reward": Tensor(torch.float32, ("rows",)),
+                "discount": Tensor(torch.float32, ("rows",), lo=0.0, hi=1.0),
+            },
+            checks=((lambda v, d: v["size"] in (v["pos"], d["buffer_size"]), "pos and size disagree"),),
+        ),
+        "nstep": Dict(
+            {
+                "history": List(
+                    List(
+                        Tuple((Tensor("obs_dtype", ("obs_shape",)), Int(index_of="n_actions"), Real())),
+                        max_len="pending",
+                    ),
+                    length="num_envs",
+                )
+            }
+        ),
+        "env": EnvSnapshot(),
+        "obs": Tensor("obs_dtype", ("num_envs", "obs_shape")),
+        "prev_done": Tensor(torch.bool, ("num_envs",)),
+        "ep_return": Tensor(torch.float64, ("num_envs",)),
+        "episode_returns": List(Real(), length="episodes"),
+        "episode_ends": List(Int(0, STEPS_MAX), length="episodes"),
+        "counters": Dict(
+            {
+                "env_steps": Int(0, STEPS_MAX),
+                "updates": _COUNT,
+                "vector_steps": Int(0, STEPS_MAX),
+                "evals_done": _COUNT,
+                "passes": _COUNT,
+                "best_eval": Real(-math.inf, 1e12),  # -inf before the first evaluation
+                "last_loss": Real(0, math.inf, nan=True),
+                "elapsed": Real(0, 1e12),
+                "solved": Bool(),
+                "kept_passed": Bool(),
+            }
+        ),
+        "kept_q": Opt(Like("net")),
+        "metrics": List(METRIC_SCHEMA),
+        "rng": RNG,
+        "torch_rng": TORCH_RNG,
+    }
+)
 
 
 def resumed_config(run_dir: str | os.PathLike[str], **overrides: Any) -> DQNConfig:
@@ -82,25 +161,37 @@ def load_training_state(path: Path, t: Trainer) -> None:
     """Put the state saved in ``path`` into the freshly initialised trainer ``t``, whose settings
     must be the saved ones but for those a resumed run may change (:attr:`DQNConfig.RESUMABLE`)."""
     data, _ = load_run_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, DQNConfig, current=t.c)
-    try:
-        t.agent.q.load_state_dict(data["q"])
-        t.target.load_state_dict(data["target"])
+    sizes = {
+        "net": t.agent.q.state_dict(),
+        "optimizer": t.opt.state_dict(),
+        "env": snapshot_env(t.env),
+        "obs_shape": tuple(t.agent.obs_shape),
+        "obs_dtype": torch.from_numpy(np.asarray(t.obs)).dtype,
+        "n_actions": t.agent.n_actions,
+        "buffer_size": t.c.buffer_size,
+        "num_envs": t.c.num_envs,
+        "pending": t.c.n_step - 1,  # NStepAccumulator.push folds a queue once it holds n steps
+    }
+    validate(path, data, CHECKPOINT_SCHEMA, sizes)  # every value checked before any is used
+    t.agent.q.load_state_dict(data["q"])
+    t.target.load_state_dict(data["target"])
+    try:  # torch's optimisers judge their own state
         t.opt.load_state_dict(data["optimizer"])
-        t.replay.load_state_dict(data["replay"])
-        t.nstep.load_state_dict(data["nstep"])
-        restore_env(t.env, data["env"])
-        t.obs = data["obs"].numpy().copy()
-        t.prev_done = data["prev_done"].numpy().copy()
-        t.ep_return = data["ep_return"].numpy().copy()
-        t.episode_returns = list(data["episode_returns"])
-        t.episode_ends = list(data["episode_ends"])
-        k = data["counters"]
-        t.env_steps, t.updates, t.vector_steps = k["env_steps"], k["updates"], k["vector_steps"]
-        t.evals_done, t.passes, t.best_eval = k["evals_done"], k["passes"], k["best_eval"]
-        t.last_loss, t.elapsed_before, t.solved = k["last_loss"], k["elapsed"], k["solved"]
-        t.kept_q, t.kept_passed = data["kept_q"], k["kept_passed"]
-        t.metrics = list(data["metrics"])
-        set_rng_state(t.rng, data["rng"])
-        torch.set_rng_state(data["torch_rng"])
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise UserError(f"{path}: checkpoint is incomplete or does not match ({str(exc)[:120]})") from None
+        raise UserError(f"{path}: optimizer state does not match ({str(exc)[:120]})") from None
+    t.replay.load_state_dict(data["replay"])
+    t.nstep.load_state_dict(data["nstep"])
+    restore_env(t.env, data["env"])
+    t.obs = data["obs"].numpy().copy()
+    t.prev_done = data["prev_done"].numpy().copy()
+    t.ep_return = data["ep_return"].numpy().copy()
+    t.episode_returns = list(data["episode_returns"])
+    t.episode_ends = list(data["episode_ends"])
+    k = data["counters"]
+    t.env_steps, t.updates, t.vector_steps = k["env_steps"], k["updates"], k["vector_steps"]
+    t.evals_done, t.passes, t.best_eval = k["evals_done"], k["passes"], k["best_eval"]
+    t.last_loss, t.elapsed_before, t.solved = k["last_loss"], k["elapsed"], k["solved"]
+    t.kept_q, t.kept_passed = data["kept_q"], k["kept_passed"]
+    t.metrics = list(data["metrics"])
+    set_rng_state(t.rng, data["rng"])
+    torch.set_rng_state(data["torch_rng"])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 from neuroplay.common.errors import UserError
+from neuroplay.common.schema import RNG, Dims, Invalid, Like, Rule
 from neuroplay.envs import register_all
 
 
@@ -85,10 +87,51 @@ def snapshot_env(env) -> list[dict]:
                 state[name] = ("array", torch.from_numpy(value.copy()))
             elif isinstance(value, _SCALARS):
                 state[name] = ("value", value.item() if isinstance(value, np.generic) else value)
-            elif isinstance(value, tuple) and all(isinstance(v, int | float) for v in value):
+            elif _numbers(value):
                 state[name] = ("value", tuple(value))
         out.append(state)
     return out
+
+
+class EnvSnapshot(Rule):
+    """A :func:`snapshot_env` list fit for :func:`restore_env` on the environment whose fresh
+    snapshot is ``dims["env"]``: one dict per object of its chain, each entry a ``(kind, value)``
+    pair whose value is of that kind. Where the fresh environment has the attribute too, an array
+    keeps its shape and kind of number (Acrobot's state turns from float32 to float64 as it runs)
+    and a plain value its type; attributes set only once an episode runs are checked by kind alone."""
+
+    def check(self, value: Any, at: str, dims: Dims) -> None:
+        fresh = dims["env"]
+        if not isinstance(value, list) or len(value) != len(fresh):
+            raise Invalid(f"{at} must be a list of {len(fresh)} states, one per wrapper of this environment")
+        for i, (state, now) in enumerate(zip(value, fresh, strict=True)):
+            if not isinstance(state, Mapping):
+                raise Invalid(f"{at}[{i}] must be a dict, not {type(state).__name__}")
+            for name, entry in state.items():
+                where = f"{at}[{i}].{name}"
+                if not (isinstance(entry, tuple) and len(entry) == 2 and entry[0] in ("rng", "array", "value")):
+                    raise Invalid(f"{where} is not a (kind, value) pair")
+                (tag, v), (was, old) = entry, now.get(name, (None, None))
+                if tag == "rng":
+                    RNG.check(v, where, dims)
+                elif tag == "array":
+                    if not isinstance(v, torch.Tensor):
+                        raise Invalid(f"{where} must be a tensor, not {type(v).__name__}")
+                    if was == "array" and (v.shape != old.shape or _kind(v) != _kind(old)):
+                        expected = f"{_kind(old)} values of shape {tuple(old.shape)}"
+                        raise Invalid(f"{where} is {v.dtype} {tuple(v.shape)}, expected {expected}")
+                elif not (isinstance(v, _SCALARS) or _numbers(v)):
+                    raise Invalid(f"{where} must be a plain value, not {type(v).__name__}")
+                elif was == "value" and old is not None:
+                    Like(finite=False).compare(v, old, where)  # an environment may hold infinite bounds
+
+
+def _kind(t: torch.Tensor) -> str:
+    return "bool" if t.dtype == torch.bool else "floating" if t.is_floating_point() else "integer"
+
+
+def _numbers(value: Any) -> bool:
+    return isinstance(value, tuple) and all(isinstance(v, int | float) for v in value)
 
 
 def restore_env(env, snapshot: list[dict]) -> None:

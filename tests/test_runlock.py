@@ -49,3 +49,19 @@ def test_the_lock_is_made_with_its_folder(tmp_path):
         assert (folder / LOCK_NAME).is_file()
     finally:
         release_run_folder(folder)
+
+
+def test_two_trainings_in_one_folder_at_once(tmp_path):
+    """What `dqn train --out SAME` twice at once did: both ran and one overwrote the other."""
+    from neuroplay.evo.config import EvolveConfig
+    from neuroplay.evo.ga import evolve
+
+    folder = tmp_path / "run"
+    proc = _holder(folder)
+    try:
+        with pytest.raises(UserError, match="in use by another neuroplay run"):
+            evolve(EvolveConfig(algorithm="classic", population=20, generations=1), folder)
+        assert sorted(p.name for p in folder.iterdir()) == [LOCK_NAME]  # nothing written
+    finally:
+        proc.kill()
+        proc.wait()

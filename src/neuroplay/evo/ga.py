@@ -29,6 +29,7 @@ import torch
 from neuroplay.common.checkpoint import save_checkpoint
 from neuroplay.common.errors import about_file, check
 from neuroplay.common.io import write_csv
+from neuroplay.common.runlock import hold_run_folder
 from neuroplay.common.schema import RNG, Bool, Dict, Either, Int, List, Opt, Real, Str, Tensor, validate
 from neuroplay.common.seeding import derive_seed, rng_state, set_rng_state
 from neuroplay.common.settings import load_run_checkpoint
@@ -143,6 +144,8 @@ def evolve(
     exactly. ``evaluator`` replaces local evaluation (e.g. sharded over Ray workers); it must
     return what :func:`neuroplay.evo.population.fly` returns.
     """
+    if out_dir is not None:  # one run at a time writes a folder (common.runlock)
+        hold_run_folder(out_dir)
     return _Run(config or EvolveConfig(), out_dir, callback, should_stop, evaluator).run(resume)
 
 

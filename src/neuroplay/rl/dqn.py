@@ -30,6 +30,7 @@ from neuroplay.common.bounds import check_fits
 from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
 from neuroplay.common.errors import about_file, check
 from neuroplay.common.io import write_csv
+from neuroplay.common.runlock import hold_run_folder
 from neuroplay.common.runtime import resolve_device, torch_threads
 from neuroplay.common.schema import Dict, Int, Like, List, validate
 from neuroplay.common.seeding import derive_seed, seed_everything
@@ -211,8 +212,12 @@ class DQN:
         stopped) and ``model.pt`` (the kept model). ``resume=True`` continues from
         ``out_dir/checkpoint.pt`` exactly as if never interrupted. ``callback`` receives a
         status dict now and then; ``should_stop`` is polled between steps (Ctrl-C support).
+        ``out_dir`` is locked for the run (:mod:`~neuroplay.common.runlock`): a second run
+        writing the same folder at the same time is a :class:`UserError`.
         """
         self.check_memory()
+        if out_dir is not None:
+            hold_run_folder(out_dir)
         with torch_threads(self.config.torch_threads):
             return Trainer(self, out_dir, callback, should_stop).run(resume)
 

@@ -290,6 +290,18 @@ def test_an_environment_whose_arrays_change_dtype_mid_episode_still_resumes(tmp_
     assert DQN.resume(tmp_path, total_steps=160).train(tmp_path, resume=True).env_steps >= 160
 
 
+def test_an_environment_holding_numpy_floats_in_a_tuple_resumes(tmp_path):
+    """MountainCar keeps (position, velocity) as a tuple of NumPy floats; its checkpoint was refused
+    by the weights-only loader as 'not a safe neuroplay checkpoint'."""
+    from neuroplay.rl.config import DQNConfig
+    from neuroplay.rl.dqn import DQN
+
+    config = DQNConfig(env_id="MountainCar-v0", num_envs=1, hidden=(8,), buffer_size=100, batch_size=16,
+                       learning_starts=32, total_steps=80, eval_every=10**6, checkpoint_every=10**6)  # fmt: skip
+    DQN(config).train(tmp_path)
+    assert DQN.resume(tmp_path, total_steps=120).train(tmp_path, resume=True).env_steps >= 120
+
+
 def test_the_schema_names_the_value_and_binds_sizes():
     from neuroplay.common.errors import UserError
     from neuroplay.common.schema import Dict, Int, List, Tensor, validate

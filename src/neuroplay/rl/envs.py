@@ -87,8 +87,9 @@ def snapshot_env(env) -> list[dict]:
                 state[name] = ("array", torch.from_numpy(value.copy()))
             elif isinstance(value, _SCALARS):
                 state[name] = ("value", value.item() if isinstance(value, np.generic) else value)
-            elif _numbers(value):
-                state[name] = ("value", tuple(value))
+            elif _numbers(value):  # MountainCar keeps (position, velocity) as NumPy floats: made plain,
+                # or the checkpoint would hold NumPy objects that a weights-only load refuses
+                state[name] = ("value", tuple(v.item() if isinstance(v, np.generic) else v for v in value))
         out.append(state)
     return out
 

@@ -9,7 +9,6 @@ import inspect
 import json
 import math
 import os
-import signal
 import sys
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
@@ -214,7 +213,9 @@ def finish_training(
     continue it, then exits 130; a finished one prints ``report`` (unless ``json_out``). With
     ``json_out`` the ``summary`` is printed as JSON either way."""
     if result.interrupted:
-        console().print(f"interrupted {where}; checkpoint saved. Continue with: neuroplay {command} --resume {run_dir}")
+        # one line however long: rich wraps at 80 columns when stderr is not a terminal
+        message = f"interrupted {where}; checkpoint saved. Continue with: neuroplay {command} --resume {run_dir}"
+        console().print(message, soft_wrap=True, highlight=False)
     elif not json_out:
         console().print(report)
     if json_out:
@@ -239,21 +240,3 @@ def typed_settings(ctx: typer.Context, settings: dict[str, Any], may_change: Col
             f"(it keeps its saved settings; only {', '.join(free)} may change)"
         )
     return {name: settings[name] for name in typed}
-
-
-@contextlib.contextmanager
-def ctrl_c_stops() -> Iterator[Callable[[], bool]]:
-    """Within the block, the first Ctrl-C only sets a flag (poll the yielded function and stop
-    cleanly, saving a checkpoint); a second Ctrl-C interrupts at once."""
-    requested = [False]
-
-    def on_sigint(signum, frame):
-        if requested[0]:
-            raise KeyboardInterrupt
-        requested[0] = True
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield lambda: requested[0]
-    finally:
-        signal.signal(signal.SIGINT, previous)

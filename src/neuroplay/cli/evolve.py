@@ -15,7 +15,6 @@ from neuroplay.cli._util import (
     Common,
     check_device,
     common_options,
-    ctrl_c_stops,
     emit_json,
     finish_training,
     has_display,
@@ -24,6 +23,7 @@ from neuroplay.cli._util import (
     resume_option,
     start_run,
 )
+from neuroplay.cli.interrupts import stop_requests
 from neuroplay.common.bounds import in_range
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import check_output, plan_outputs
@@ -116,7 +116,7 @@ def train_cmd(
         evaluation = ray_evaluation(MLPShape(config.sizes), ray, ray_workers)
     elif ray_workers is not None:
         raise UserError("--ray-workers needs --ray")
-    with evaluation as evaluator, ctrl_c_stops() as stop_requested, make_progress(disable=common.quiet) as progress:
+    with evaluation as evaluator, stop_requests() as stop_requested, make_progress(disable=common.quiet) as progress:
         task = progress.add_task("evolve", total=config.generations, status="")
 
         def report(s: dict) -> None:

@@ -6,8 +6,6 @@ import contextlib
 import dataclasses
 import functools
 import inspect
-import json
-import math
 import os
 import sys
 from collections.abc import Callable, Collection, Iterator
@@ -18,6 +16,7 @@ import typer
 
 from neuroplay.common.bounds import check_seed, check_threads
 from neuroplay.common.errors import UserError
+from neuroplay.common.io import to_json
 from neuroplay.common.progress import console
 from neuroplay.common.runtime import DEVICES
 
@@ -107,21 +106,9 @@ def resume_option(budget: str) -> Any:
     return typer.Option(None, "--resume", help=help_text)
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 def emit_json(obj: dict) -> None:
     """Print ``obj`` as a single JSON line on stdout (NaN/inf become null)."""
-    sys.stdout.write(json.dumps(_clean(obj)) + "\n")
+    sys.stdout.write(to_json(obj) + "\n")
     sys.stdout.flush()
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from neuroplay.common.errors import UserError
-from neuroplay.common.io import atomic_open, write_text
+from neuroplay.common.io import atomic_open, write_json
 from neuroplay.common.runtime import notify as _notify
 from neuroplay.vision import weight_sources as sources
 from neuroplay.vision.weight_sources import sha256_bytes, sha256_file
@@ -226,7 +226,7 @@ def _save(spec: NetworkSpec, state: dict[str, torch.Tensor], source: str, source
             "source_sha256": source_sha256,
             "torch": torch.__version__,
         }
-        write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
+        write_json(manifest_path, manifest)
     except OSError as exc:
         raise UserError(f"cannot write the weights cache in {path.parent} ({exc.strerror or exc})") from None
     return path

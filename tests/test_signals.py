@@ -148,3 +148,29 @@ def test_mid_run_without_a_save_handler(signum, tmp_path):
     assert "Traceback" not in text
     assert text.replace("\r", "\n").strip().splitlines()[-1].strip() == "interrupted"
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # untouched, no temporary file
+
+
+def test_a_signal_lost_on_the_way_still_stops_the_next_loop():
+    """A KeyboardInterrupt raised inside a finalizer, or under a library's bare ``except:``, is
+    lost; the request it carried still stops the next training loop."""
+    from neuroplay.cli import interrupts
+
+    before = [signal.getsignal(s) for s in SIGNALS]
+    with interrupts.signals_interrupt():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs at the next bytecode, long before this ends
+        except KeyboardInterrupt:
+            pass  # swallowed, as a finalizer would
+        with interrupts.stop_requests() as stop_requested:
+            assert stop_requested()
+    with interrupts.signals_interrupt(), interrupts.stop_requests() as stop_requested:
+        assert not stop_requested()  # a new command starts clean
+    assert [signal.getsignal(s) for s in SIGNALS] == before  # the process's own handlers are back
+
+
+def test_main_leaves_the_process_handlers_as_it_found_them(run_cli):
+    before = [signal.getsignal(s) for s in SIGNALS]
+    assert run_cli("--version")[0] == 0
+    assert run_cli("dqn", "eval", "missing.pt")[0] == 2
+    assert [signal.getsignal(s) for s in SIGNALS] == before

@@ -83,6 +83,13 @@ def signals_interrupt() -> Iterator[None]:
         restore(previous)
 
 
+def take_back() -> None:
+    """Within :func:`signals_interrupt`, put its handlers back after a library replaced them
+    (``ray.init`` installs a SIGTERM handler of its own: ``sys.exit(15)``, no line, no
+    checkpoint); the handlers :func:`signals_interrupt` found are still the ones it restores."""
+    _install(_raise)
+
+
 @contextlib.contextmanager
 def stop_requests() -> Iterator[Callable[[], bool]]:
     """Within the block, the first Ctrl-C or SIGTERM only sets a flag (poll the yielded function

@@ -5,6 +5,7 @@ Each test waits for a sign that the process reached the moment it means (read fr
 signals it catches, the libraries it has mapped, a file it wrote) instead of sleeping.
 """
 
+import contextlib
 import os
 import pty
 import re
@@ -62,6 +63,14 @@ def _maps(pid: int, name: str) -> bool:
         return name in Path(f"/proc/{pid}/maps").read_text()
     except OSError:
         return False
+
+
+def _has_children(pid: int) -> bool:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                return True
+    return False
 
 
 def _ended(proc) -> tuple[int, str]:
@@ -174,3 +183,14 @@ def test_main_leaves_the_process_handlers_as_it_found_them(run_cli):
     assert run_cli("--version")[0] == 0
     assert run_cli("dqn", "eval", "missing.pt")[0] == 2
     assert [signal.getsignal(s) for s in SIGNALS] == before
+
+
+def test_sigterm_while_ray_starts(tmp_path):
+    """ray.init installs its own SIGTERM handler, which exited with code 15 and no line."""
+    pytest.importorskip("ray")
+    args = ["evolve", "train", "--out", tmp_path / "run", "--ray", "local", "--ray-workers", "2", "-q"]
+    proc = _start(args, tmp_path)
+    _wait_for(proc, lambda: _has_children(proc.pid), "Ray starting its processes (inside ray.init)")
+    proc.send_signal(signal.SIGTERM)
+    code, err = _ended(proc)
+    assert code == 130 and "Traceback" not in err and err.splitlines()[-1] == "interrupted", err

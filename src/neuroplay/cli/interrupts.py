@@ -5,7 +5,7 @@ means exactly what Ctrl-C (SIGINT) means. There are three moments:
 
 1. start-up, while the command line itself is imported (:func:`exit_at_once`): nothing has
    been written yet, so a signal prints ``interrupted`` and exits 130 at once; otherwise Python
-   prints the traceback of whichever import it stopped (typer, rich, torch …);
+   prints the traceback of whichever import it stopped (typer, rich …);
 2. a command running (:func:`signals_interrupt`, for the whole of ``main()``): a signal raises
    :class:`KeyboardInterrupt`, so ``finally`` blocks run (an atomic write removes its temporary
    file) and ``main()`` prints the one line. A default SIGTERM would kill the process with no

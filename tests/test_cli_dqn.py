@@ -188,11 +188,15 @@ def test_ctrl_c_saves_checkpoint_and_resume_finishes(tmp_path):
         "200000",
         "--threshold",
         "1e9",
+        "--checkpoint-every",
+        "2000",
         "--quiet",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(6)
+    deadline = time.monotonic() + 60
+    while not (out / "checkpoint.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # mid-run: the first checkpoint is written
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

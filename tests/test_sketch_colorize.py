@@ -165,7 +165,7 @@ def test_cli_ctrl_c_saves_what_it_has_and_exits_130(run_cli, tmp_path, monkeypat
     def pressed_at_once():
         yield lambda: True
 
-    monkeypatch.setattr(sketch_cli, "ctrl_c_stops", pressed_at_once)
+    monkeypatch.setattr(sketch_cli, "stop_requests", pressed_at_once)
     page, photo = _two_boxes()
     Image.fromarray((page * 255).astype(np.uint8)).save(tmp_path / "boxes.png")
     Image.fromarray((photo * 255).astype(np.uint8)).save(tmp_path / "photo.png")

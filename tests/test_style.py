@@ -436,7 +436,7 @@ def test_cli_ctrl_c_saves_the_image_so_far_and_exits_130(run_cli, files, monkeyp
     def pressed_at_once():
         yield lambda: True
 
-    monkeypatch.setattr(style_cli, "ctrl_c_stops", pressed_at_once)
+    monkeypatch.setattr(style_cli, "stop_requests", pressed_at_once)
     out = files / "stopped.png"
     code, stdout, err = run_cli("style", files / "content.png", files / "style.png", "-o", out, *FAST, "--json")
     assert code == 130, err

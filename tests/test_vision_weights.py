@@ -387,3 +387,23 @@ def test_non_finite_weights_do_not_verify_even_with_a_matching_manifest(own_cach
     with pytest.warns(RuntimeWarning, match="non-finite"):
         state = W.load_weights("vgg16")
     assert torch.isfinite(state["conv3_1.weight"]).all()
+
+
+@pytest.mark.parametrize("name", ["vgg16", "hed"])
+def test_changed_values_beside_a_recomputed_manifest_fail_and_are_remade(own_cache, name, run_cli):
+    """The manifest beside a file can be rewritten to match it; the contents pinned in the code cannot."""
+    if name == "hed":
+        W.fetch("hed")  # the shared cache holds only vgg16
+    path, manifest_path = W.cache_paths(name)
+    saved = torch.load(path, weights_only=True)
+    saved["state_dict"]["conv3_1.weight"][0, 0, 0, 0] *= -1  # finite, yet every result changes
+    torch.save(saved, path)
+    manifest = json.loads(manifest_path.read_text())
+    manifest["sha256"] = S.sha256_file(path)
+    manifest_path.write_text(json.dumps(manifest))
+    code, out, err = run_cli("weights", "verify")
+    assert code == 2 and err.startswith(f"error: {name} cache: has values other than the pinned conversion's")
+    with pytest.warns(RuntimeWarning, match="pinned conversion"):
+        state = W.load_weights(name)
+    assert S.sha256_state(state) == W.WEIGHTS[name].content_sha256
+    assert run_cli("weights", "verify")[0] == 0

@@ -1,19 +1,27 @@
 """The ``neuroplay`` command line: one typer sub-app per part.
 
 ``main()`` runs the app without click's own error handling, so every bad input ends the
-same way: one ``error: ...`` line on stderr and exit code 2.
+same way: one ``error: ...`` line on stderr and exit code 2; and every Ctrl-C or SIGTERM, from
+the first import on, ends with one ``interrupted`` line and exit code 130 (:mod:`.interrupts`).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import traceback
+from neuroplay.cli import interrupts
 
-import typer
+# first of all: a signal while the rest of the command line loads ends with one line, not a
+# traceback of the import it stopped; put back at the end of this module, so that a program
+# importing neuroplay.cli (the tests, the studio) keeps its own handlers
+_STARTUP = interrupts.exit_at_once()
 
-from neuroplay import __version__
-from neuroplay.common.errors import UserError
+import os  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+
+import typer  # noqa: E402
+
+from neuroplay import __version__  # noqa: E402
+from neuroplay.common.errors import UserError  # noqa: E402
 
 app = typer.Typer(
     rich_markup_mode="markdown",  # docstring paragraphs reflowed, not cut at their source line breaks
@@ -64,12 +72,31 @@ def fail(message: str, code: int = 2) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``neuroplay`` console script."""
+    with interrupts.signals_interrupt():  # SIGTERM as Ctrl-C: KeyboardInterrupt, then one line below
+        try:
+            code = _run(argv)
+        except KeyboardInterrupt:
+            interrupts.exit_at_once()  # a second signal now must not break into the line below
+            sys.stderr.write(f"{interrupts.MESSAGE}\n")
+            sys.stderr.flush()
+            raise SystemExit(interrupts.EXIT_CODE) from None
+    raise SystemExit(code)
+
+
+def _run(argv: list[str] | None) -> int:
+    """Run the command ``argv`` names; its exit code, or :func:`fail` for bad input and bugs."""
     _register()
     command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        code = command.main(args=argv, prog_name="neuroplay", standalone_mode=False)
+        # make_context + invoke is typer's main() without its KeyboardInterrupt handling, which
+        # turns an interrupt into a silent exit 130 that main() could not tell from a command's own
+        with command.make_context("neuroplay", args) as ctx:
+            code = command.invoke(ctx)
     except UserError as exc:
         fail(str(exc))
+    except typer.Exit as exc:  # a command's own exit code (130 for a run stopped and saved)
+        return exc.exit_code
     except typer.TyperException as exc:  # click's usage errors (typer bundles click)
         ctx = getattr(exc, "ctx", None)
         if type(exc).__name__ == "NoArgsIsHelpError":  # `neuroplay` or `neuroplay dqn` alone
@@ -78,14 +105,13 @@ def main(argv: list[str] | None = None) -> None:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         fail(f"{message}{hint}")
-    except typer.Abort:
-        fail("aborted", 130)
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
     except BrokenPipeError:
         raise SystemExit(1) from None
     except Exception as exc:  # a bug: say so plainly, keep the traceback for the report
         if os.environ.get("NEUROPLAY_DEBUG"):
             traceback.print_exc()
         fail(f"unexpected failure ({type(exc).__name__}: {exc}); set NEUROPLAY_DEBUG=1 for the traceback", 1)
-    raise SystemExit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
+
+
+interrupts.restore(_STARTUP)

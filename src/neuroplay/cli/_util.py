@@ -6,10 +6,7 @@ import contextlib
 import dataclasses
 import functools
 import inspect
-import json
-import math
 import os
-import signal
 import sys
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
@@ -19,6 +16,7 @@ import typer
 
 from neuroplay.common.bounds import check_seed, check_threads
 from neuroplay.common.errors import UserError
+from neuroplay.common.io import to_json
 from neuroplay.common.progress import console
 from neuroplay.common.runtime import DEVICES
 
@@ -108,21 +106,9 @@ def resume_option(budget: str) -> Any:
     return typer.Option(None, "--resume", help=help_text)
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 def emit_json(obj: dict) -> None:
     """Print ``obj`` as a single JSON line on stdout (NaN/inf become null)."""
-    sys.stdout.write(json.dumps(_clean(obj)) + "\n")
+    sys.stdout.write(to_json(obj) + "\n")
     sys.stdout.flush()
 
 
@@ -214,7 +200,9 @@ def finish_training(
     continue it, then exits 130; a finished one prints ``report`` (unless ``json_out``). With
     ``json_out`` the ``summary`` is printed as JSON either way."""
     if result.interrupted:
-        console().print(f"interrupted {where}; checkpoint saved. Continue with: neuroplay {command} --resume {run_dir}")
+        # one line however long: rich wraps at 80 columns when stderr is not a terminal
+        message = f"interrupted {where}; checkpoint saved. Continue with: neuroplay {command} --resume {run_dir}"
+        console().print(message, soft_wrap=True, highlight=False)
     elif not json_out:
         console().print(report)
     if json_out:
@@ -239,21 +227,3 @@ def typed_settings(ctx: typer.Context, settings: dict[str, Any], may_change: Col
             f"(it keeps its saved settings; only {', '.join(free)} may change)"
         )
     return {name: settings[name] for name in typed}
-
-
-@contextlib.contextmanager
-def ctrl_c_stops() -> Iterator[Callable[[], bool]]:
-    """Within the block, the first Ctrl-C only sets a flag (poll the yielded function and stop
-    cleanly, saving a checkpoint); a second Ctrl-C interrupts at once."""
-    requested = [False]
-
-    def on_sigint(signum, frame):
-        if requested[0]:
-            raise KeyboardInterrupt
-        requested[0] = True
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield lambda: requested[0]
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -14,7 +14,6 @@ from neuroplay.cli._util import (
     QUIET,
     Common,
     common_options,
-    ctrl_c_stops,
     emit_json,
     finish_training,
     has_display,
@@ -23,6 +22,7 @@ from neuroplay.cli._util import (
     resume_option,
     start_run,
 )
+from neuroplay.cli.interrupts import stop_requests
 from neuroplay.common.bounds import in_range
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import check_output, plan_outputs
@@ -116,7 +116,7 @@ def train_cmd(
         )
     agent.check_memory()  # before the bar: a refusal is one clean line
     config = agent.config
-    with ctrl_c_stops() as stop_requested, make_progress(disable=common.quiet) as progress:
+    with stop_requests() as stop_requested, make_progress(disable=common.quiet) as progress:
         task = progress.add_task("dqn", total=config.total_steps, status="")
 
         def report(info: dict) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import signal
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 import typer
@@ -15,7 +16,6 @@ from neuroplay.cli._util import (
     Common,
     check_device,
     common_options,
-    ctrl_c_stops,
     emit_json,
     finish_training,
     has_display,
@@ -24,6 +24,7 @@ from neuroplay.cli._util import (
     resume_option,
     start_run,
 )
+from neuroplay.cli.interrupts import stop_requests, take_back
 from neuroplay.common.bounds import in_range
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import check_output, plan_outputs
@@ -117,7 +118,14 @@ def train_cmd(
         evaluation = ray_evaluation(MLPShape(config.sizes), ray, ray_workers)
     elif ray_workers is not None:
         raise UserError("--ray-workers needs --ray")
-    with evaluation as evaluator, ctrl_c_stops() as stop_requested, make_progress(disable=common.quiet) as progress:
+    with ExitStack() as stack:
+        try:
+            evaluator = stack.enter_context(evaluation)
+        except SystemExit as exc:  # SIGTERM while ray.init ran: its handler exits with the signal's number
+            raise (KeyboardInterrupt if exc.code == signal.SIGTERM else exc) from None
+        take_back()  # Ray's SIGTERM handler would end the run with no checkpoint, and its shutdown with no line
+        stop_requested = stack.enter_context(stop_requests())
+        progress = stack.enter_context(make_progress(disable=common.quiet))
         task = progress.add_task("evolve", total=config.generations, status="")
 
         def report(s: dict) -> None:

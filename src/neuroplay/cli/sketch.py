@@ -35,12 +35,12 @@ import typer
 from neuroplay.cli._util import (
     Common,
     common_options,
-    ctrl_c_stops,
     emit_json,
     option_threads,
     options_named,
     parse_ints,
 )
+from neuroplay.cli.interrupts import stop_requests
 from neuroplay.common.bounds import in_range
 from neuroplay.common.progress import console, make_progress
 from neuroplay.common.runtime import Notify
@@ -128,7 +128,7 @@ class _ColorizeDisplay(contextlib.AbstractContextManager):
                 console().print(f"retrieved {event.status} (score {event.score:.3f})", highlight=False)
         elif event.stage == "colorize":
             self._show("colorize", event.total, "segmenting", transient=False)
-            self.stop_requested = self.stage.enter_context(ctrl_c_stops())
+            self.stop_requested = self.stage.enter_context(stop_requests())
         elif event.stage == "style":
             h, w = event.step.size
             self.bar.update(self.task, completed=event.done, status=f"{w}×{h}  style {event.step.style_loss:.3g}")
@@ -354,7 +354,7 @@ def train_cmd(
     if common.threads:
         torch.set_num_threads(common.threads)
     bar_off = common.quiet or common.json
-    with make_progress(disable=bar_off) as bar, ctrl_c_stops() as stop_requested:
+    with make_progress(disable=bar_off) as bar, stop_requests() as stop_requested:
         tasks: dict[str, int] = {}
 
         def progress(event) -> None:
@@ -388,6 +388,7 @@ def train_cmd(
             f"interrupted; checkpoint saved to {result.checkpoint}. Continue with: "
             f"neuroplay sketch train --pairs {pairs} -o {output} --resume",
             highlight=False,
+            soft_wrap=True,  # one line, however long
         )
         raise typer.Exit(130)
     if not common.json and not common.quiet:

@@ -17,11 +17,11 @@ from neuroplay.cli._util import (
     THREADS,
     Common,
     common_options,
-    ctrl_c_stops,
     emit_json,
     options_named,
     settings_from_params,
 )
+from neuroplay.cli.interrupts import stop_requests
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import DEMO_PREFIX
 from neuroplay.common.progress import make_progress
@@ -170,7 +170,7 @@ def style(
                 f"total {step.total_loss:.4g}",
             )
 
-        with ctrl_c_stops() as stop_requested:
+        with stop_requests() as stop_requested:
             summary = run_style(job, on_step, should_stop=stop_requested)
     if common.json:
         emit_json(summary)

@@ -1,14 +1,16 @@
-"""Files: atomic writes (a failed or interrupted write never leaves a half-written file), and the
-checks every input file gets before it is read."""
+"""Files: atomic writes (a failed or interrupted write never leaves a half-written file), the
+checks every input file gets before it is read, and JSON that is always valid JSON."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 def input_file(path: str | os.PathLike[str], expected: str, name: str) -> Path:
@@ -73,3 +75,31 @@ def write_csv(path: str | os.PathLike[str], rows: list[dict]) -> None:
         fh.write(",".join(cols) + "\n")
         for row in rows:
             fh.write(",".join(str(row[k]) for k in cols) + "\n")
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with every NaN or infinity made ``None``, paths made strings, and NumPy or torch
+    scalars made Python numbers, through dicts, lists and tuples."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):  # np.float32, 0-d tensor
+        return json_ready(value.item())
+    return value
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+    """``value`` as JSON text that every parser reads: Python's ``json`` writes NaN and Infinity,
+    which are not JSON (``jq``, JavaScript and most other languages reject the whole document),
+    so they become ``null`` (:func:`json_ready`). Every JSON neuroplay prints or writes goes through here."""
+    return json.dumps(json_ready(value), indent=indent, allow_nan=False)
+
+
+def write_json(path: str | os.PathLike[str], value: Any) -> None:
+    """Write ``value`` to ``path`` as indented JSON (:func:`to_json`), atomically."""
+    write_text(path, to_json(value, indent=2) + "\n")

@@ -8,14 +8,13 @@ an output image goes its sidecar: the same name with ``.json``, every setting an
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from neuroplay.common.errors import UserError
-from neuroplay.common.io import write_text
+from neuroplay.common.io import write_json
 
 DEMO_PREFIX = "demo:"  # demo:chelsea, demo:swirl, demo:cup ... name a built-in input instead of a file
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -101,7 +100,8 @@ def output_summary(out: str | os.PathLike[str], started: float, image) -> dict:
 
 
 def write_sidecar(out: str | os.PathLike[str], record: dict, kind: str | None = None, version: int = 1) -> Path:
-    """Write ``record`` as ``out``'s sidecar (atomically); an unwritable place is a :class:`UserError`.
+    """Write ``record`` as ``out``'s sidecar (atomically, NaN as ``null``); an unwritable place is a
+    :class:`UserError`.
 
     With ``kind``, the record is tagged with it and ``version`` first, and the versions of neuroplay
     and torch and torch's thread count are added last, so every sidecar says what made it.
@@ -121,7 +121,7 @@ def write_sidecar(out: str | os.PathLike[str], record: dict, kind: str | None = 
         }
     path = sidecar_path(out)
     try:
-        write_text(path, json.dumps(record, indent=2) + "\n")
+        write_json(path, record)
     except OSError as exc:
         raise UserError(f"cannot write {path} ({exc.strerror or exc})") from None
     return path

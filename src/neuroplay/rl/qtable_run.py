@@ -8,12 +8,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import os
 import time
 from pathlib import Path
 
-from neuroplay.common.io import write_text
+from neuroplay.common.io import write_json, write_text
 from neuroplay.rl.config import QLearningConfig
 from neuroplay.rl.gridworld import ACTION_NAMES, GridMap
 from neuroplay.rl.tabular import EpisodeCallback, QTableResult, plot_policy_values, plot_returns, train_qtable
@@ -69,7 +68,7 @@ def save_run(out_dir: str | os.PathLike[str], result: QTableResult, train_second
         "config": dataclasses.asdict(config),
         "map": list(grid_map.layout),
     }
-    write_text(files["summary_json"], json.dumps(summary, indent=2) + "\n")
+    write_json(files["summary_json"], summary)
     return summary
 
 

@@ -67,18 +67,30 @@ def load_image(path: str | os.PathLike[str], max_size: int | None = None) -> tor
     path = input_file(path, "an image file", "image")
     try:
         with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            img = img.convert("RGB")  # also forces the decode, so a truncated file fails here
+            img.load()  # forces the decode, so a truncated file fails here
+            pixels = _pixels(ImageOps.exif_transpose(img))
     except UnidentifiedImageError:
         raise UserError(f"{path} is not an image file (or not in a format Pillow reads)") from None
     except Image.DecompressionBombError:
         raise UserError(f"{path} is too large an image to open safely") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or damaged data
         raise UserError(f"{path} is a damaged image ({' '.join(str(exc).split())})") from None
-    image = from_array(np.asarray(img))
+    image = from_array(pixels)
     if max_size is not None:
         image = fit_within(image, max_size)
     return image
+
+
+def _pixels(img: Image.Image) -> np.ndarray:
+    """A decoded picture as an ``H×W×3`` uint8 array, or ``H×W`` floats in [0, 1] for gray
+    deeper than 8 bits. Pillow opens a 16-bit gray PNG as ``I;16`` (older versions: ``I``), and its
+    ``convert("RGB")`` clips those values at 255 instead of scaling them, turning nearly every
+    pixel white; so they are scaled here. ``I`` (32-bit integers) is read as 16-bit too, the range
+    a PNG holds and Pillow writes it in; larger values are white. 16-bit RGB needs nothing: Pillow
+    reads it as 8-bit RGB."""
+    if img.mode.startswith("I;16") or img.mode == "I":
+        return np.clip(np.asarray(img, dtype=np.float32) / 65535.0, 0.0, 1.0)
+    return np.asarray(img.convert("RGB"))
 
 
 def save_image(image: torch.Tensor, path: str | os.PathLike[str], quality: int = 95) -> Path:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from neuroplay.common.errors import UserError
 from neuroplay.common.runtime import resolve_device, torch_threads
 from neuroplay.vision import color
-from neuroplay.vision.features import VGGFeatures
+from neuroplay.vision.features import VGGFeatures, layer_scale
 from neuroplay.vision.image import resize, resize_longest, scaled_size
 from neuroplay.vision.style_config import MIN_SIZE, Region, StyleConfig, StyleResult, StyleStep
 from neuroplay.vision.style_loss import Objective, blend_weights, needed_layers
@@ -69,8 +69,36 @@ def _check_regions(regions: Sequence[Region], n_styles: int) -> list[Region]:
     return checked
 
 
+def _style_side(longest: int, config: StyleConfig) -> int:
+    """The longer side of the style images at a scale whose output's longer side is ``longest``."""
+    return max(MIN_SIZE // 2, round(config.style_scale * longest))
+
+
 def _style_at(style: torch.Tensor, longest: int, config: StyleConfig) -> torch.Tensor:
-    return resize_longest(style, max(MIN_SIZE // 2, round(config.style_scale * longest)))
+    return resize_longest(style, _style_side(longest, config))
+
+
+def check_proportions(config: StyleConfig, content: torch.Tensor, styles: Sequence[torch.Tensor]) -> None:
+    """Refuse (:class:`UserError`), before any work, an image so long and thin that at the
+    coarsest scale its shorter side would be narrower than the deepest layer's stride: pooling
+    would leave that layer no pixel (a 4000×1 photo is 128×1 at 128 px), and the run would fail
+    deep inside the network."""
+    deepest = max(needed_layers(config), key=layer_scale)
+    need, coarsest = layer_scale(deepest), config.sizes[0]
+    output = scaled_size(content.shape[-2], content.shape[-1], config.size)
+    named = [("content", content, output, coarsest)]  # the content is resized from the output's size
+    for i, style in enumerate(styles):
+        name = f"style {i + 1}" if len(styles) > 1 else "style"
+        named.append((name, style, tuple(style.shape[-2:]), _style_side(coarsest, config)))
+    for name, image, (height, width), longest in named:
+        small_h, small_w = scaled_size(height, width, longest)
+        if min(small_h, small_w) < need:
+            h, w = image.shape[-2:]
+            raise UserError(
+                f"the {name} image ({w}×{h} px) is too long and thin: at the coarsest scale it would be "
+                f"{small_w}×{small_h} px, but {deepest} needs at least {need} px a side; crop it to an "
+                f"aspect ratio of at most {longest // need}:1"
+            )
 
 
 def loss_terms(
@@ -145,6 +173,7 @@ def stylize(
     if not styles:
         raise UserError("give at least one style image")
     styles = [_check_image(s, f"style {i}") for i, s in enumerate(styles)]
+    check_proportions(config, content, styles)
     if regions is not None:
         regions = _check_regions(regions, len(styles))
     else:

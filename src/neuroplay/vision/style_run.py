@@ -26,7 +26,7 @@ from neuroplay.common.outputs import check_output, output_summary, plan_outputs,
 from neuroplay.common.runtime import resolve_device
 from neuroplay.vision.image import load_image, load_spec, load_style_spec, save_image
 from neuroplay.vision.regions import parse_region_styles, regions_from_mask
-from neuroplay.vision.style import stylize
+from neuroplay.vision.style import check_proportions, stylize
 from neuroplay.vision.style_config import Region, StyleConfig, StyleStep
 
 SIDECAR_KIND = "neuroplay-style"
@@ -81,6 +81,7 @@ def prepare_style(
     device = resolve_device(config.device)  # fail on a missing GPU before loading anything
     content_image = load_spec(content)
     style_images = [load_style_spec(spec, config.size, config.seed) for spec in styles]
+    check_proportions(config, content_image, style_images)  # a 4000×1 image: refused before the bar
     regions = None
     if mask is not None:
         mapping = parse_region_styles(region_styles, len(style_images)) if region_styles else None

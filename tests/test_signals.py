@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from neuroplay.common.runlock import LOCK_NAME
+
 pytestmark = pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="watches processes through /proc")
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM]
@@ -113,7 +115,8 @@ def test_sigterm_mid_training_saves_a_checkpoint_as_ctrl_c_does(tmp_path):
     assert code == 130, err
     assert err.count("\n") == 1 and "checkpoint saved" in err and f"--resume {out}" in err
     assert torch.load(first, weights_only=True)["counters"]["env_steps"] >= 500
-    assert not (out / "model.pt").exists() and not list(out.glob(".*"))  # no temporary file left
+    temporary = [p for p in out.glob(".*") if p.name != LOCK_NAME]  # the run's lock stays
+    assert not (out / "model.pt").exists() and not temporary
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=["SIGINT", "SIGTERM"])

@@ -256,7 +256,7 @@ def test_a_file_with_wrong_insides_is_one_clean_error(target, edit, originals, r
     assert _digest(tmp_path) == before  # nothing written, the run folder unchanged
 
 
-@pytest.mark.parametrize("hidden", [[10**9], [65536] * 4])
+@pytest.mark.parametrize("hidden", [[10**9], [65536] * 4, [30000, 30000], [8000] * 3])  # the last two would fit
 def test_a_network_too_big_is_refused_before_it_is_built(hidden, originals, run_cli, tmp_path, monkeypatch):
     import neuroplay.common.bounds as bounds
     import neuroplay.rl.dqn as dqn

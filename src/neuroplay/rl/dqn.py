@@ -35,7 +35,12 @@ from neuroplay.common.runtime import resolve_device, torch_threads
 from neuroplay.common.schema import Dict, Int, Like, List, validate
 from neuroplay.common.seeding import derive_seed, seed_everything
 from neuroplay.rl.config import DQNConfig
-from neuroplay.rl.dqn_checkpoint import load_training_state, resumed_config, save_training_state
+from neuroplay.rl.dqn_checkpoint import (
+    check_network_is_in_file,
+    load_training_state,
+    resumed_config,
+    save_training_state,
+)
 from neuroplay.rl.envs import evaluate_policy, make_vec_env
 from neuroplay.rl.optim import Adam
 from neuroplay.rl.qnet import QNetwork
@@ -172,6 +177,7 @@ class DQN:
             path = path / "model.pt"
         data = load_checkpoint(path, MODEL_KIND, FORMAT_VERSION)
         check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
+        check_network_is_in_file(path, data)
         # the settings pass the CLI's bounds and the memory estimate before the network is built,
         # then the weights must fit that network, all finite, before any is used
         with about_file(path):

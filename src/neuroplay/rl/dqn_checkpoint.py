@@ -195,3 +195,18 @@ def load_training_state(path: Path, t: Trainer) -> None:
     t.metrics = list(data["metrics"])
     set_rng_state(t.rng, data["rng"])
     torch.set_rng_state(data["torch_rng"])
+
+
+def check_network_is_in_file(path: Path, data: dict) -> None:
+    """A model file holds every weight of its network, so the network its settings describe can
+    be no larger than the file: a small crafted file that claims a huge one is refused before the
+    network is built (its memory would be bounded by what is free, not by the file)."""
+    hidden, q = data["config"].get("hidden"), data.get("q")
+    if not (isinstance(hidden, list | tuple) and all(isinstance(h, int) and h > 0 for h in hidden)):
+        return  # the settings' own checks refuse it
+    held = sum(v.numel() for v in q.values() if isinstance(v, torch.Tensor)) if isinstance(q, dict) else 0
+    floor = sum(a * b for a, b in zip(hidden, hidden[1:], strict=False)) + 3 * sum(hidden)  # fewest weights
+    check(
+        floor <= 2 * held + 1024,
+        f"{path}: its settings describe a network of at least {floor:,} weights but it holds {held:,}",
+    )

@@ -103,7 +103,7 @@ def test_tour_rejects_bad_settings():
 def test_report_writer_escapes_and_orders_everything(tmp_path):
     sections = [
         Section("A <b>bold</b> claim", "x < y & z", images=[("a/one.png", "first"), ("two.gif", "it's")]),
-        Section("Numbers", numbers={"reward": "<1>", "steps": "12"}, pre="S.#\n..G"),
+        Section("Numbers", "run `neuroplay demo <x>` & see", numbers={"reward": "<1>", "steps": "12"}, pre="S.#\n..G"),
     ]
     path = write_report(tmp_path / "index.html", "Title & co", sections, footer="made <today>")
     page = path.read_text()
@@ -113,5 +113,6 @@ def test_report_writer_escapes_and_orders_everything(tmp_path):
     assert page.index("a/one.png") < page.index("two.gif") < page.index("<h2>Numbers</h2>")
     assert "alt='it&#x27;s'" in page
     assert "<tr><td>reward</td><td><b>&lt;1&gt;</b></td></tr>" in page
+    assert "<p>run <code>neuroplay demo &lt;x&gt;</code> &amp; see</p>" in page
     assert "<pre>S.#\n..G</pre>" in page and "made &lt;today&gt;" in page
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html"]  # no temp file left

@@ -158,7 +158,7 @@ def _evolve_part(out: Path, c: TourConfig, progress: Progress) -> tuple[Section,
         "Neuro-evolution: Flappy Bird",
         f"A population of {config.population} tiny nets (3 inputs, 7 hidden units, 1 output: flap) evolves by "
         "selection, crossover and mutation. This short demo stops once a bird passes 50 pipes on unseen courses; "
-        "`neuroplay evolve train` goes for 1000.",
+        "`neuroplay evolve train` goes on until a bird passes 1000.",
         images=[
             ("evolve/fitness.png", "fitness per generation"),
             ("evolve/compare.gif", "first generation vs champion"),

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from neuroplay.common.io import write_text
 
 MARKER = "<!-- neuroplay report -->"
+_CODE = re.compile(r"`([^`<>]+)`")  # `a command` in a text, after escaping
+
+
+def _prose(text: str) -> str:
+    """``text`` escaped, with its `backticked` commands set as code."""
+    return _CODE.sub(r"<code>\1</code>", html.escape(text))
 
 
 @dataclass
@@ -38,7 +45,7 @@ def write_report(path: str | os.PathLike[str], title: str, sections: list[Sectio
     for s in sections:
         parts.append(f"<section><h2>{esc(s.title)}</h2>")
         if s.text:
-            parts.append(f"<p>{esc(s.text)}</p>")
+            parts.append(f"<p>{_prose(s.text)}</p>")
         if s.numbers:
             rows = "".join(f"<tr><td>{esc(k)}</td><td><b>{esc(v)}</b></td></tr>" for k, v in s.numbers.items())
             parts.append(f"<table>{rows}</table>")
@@ -50,7 +57,7 @@ def write_report(path: str | os.PathLike[str], title: str, sections: list[Sectio
             parts.append(f"<pre>{esc(s.pre)}</pre>")
         parts.append("</section>")
     if footer:
-        parts.append(f"<p><small>{esc(footer)}</small></p>")
+        parts.append(f"<p><small>{_prose(footer)}</small></p>")
     parts.append("</body></html>")
     path = Path(path)
     write_text(path, "\n".join(parts) + "\n")

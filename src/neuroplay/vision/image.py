@@ -8,7 +8,9 @@ A *spec* is what a user types for an image: a file path, or ``demo:NAME`` for a 
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -58,23 +60,30 @@ def to_array(image: torch.Tensor) -> np.ndarray:
 # --- files --------------------------------------------------------------------------------------
 
 
-def load_image(path: str | os.PathLike[str], max_size: int | None = None) -> torch.Tensor:
-    """Read an image file as a ``1×3×H×W`` tensor in [0, 1], upright (EXIF) and RGB.
-
-    ``max_size`` shrinks it (keeping its aspect) so the longer side is at most that many pixels.
-    A missing, unreadable or non-image file is a :class:`UserError`.
-    """
-    path = input_file(path, "an image file", "image")
+@contextlib.contextmanager
+def opened_image(path: Path) -> Iterator[Image.Image]:
+    """``path`` opened and decoded by Pillow (a truncated file fails here, not later); a file that
+    is not an image, a decompression bomb or damaged data is a :class:`UserError` naming it."""
     try:
         with Image.open(path) as img:
-            img.load()  # forces the decode, so a truncated file fails here
-            pixels = _pixels(ImageOps.exif_transpose(img))
+            img.load()
+            yield img
     except UnidentifiedImageError:
         raise UserError(f"{path} is not an image file (or not in a format Pillow reads)") from None
     except Image.DecompressionBombError:
         raise UserError(f"{path} is too large an image to open safely") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or damaged data
         raise UserError(f"{path} is a damaged image ({' '.join(str(exc).split())})") from None
+
+
+def load_image(path: str | os.PathLike[str], max_size: int | None = None) -> torch.Tensor:
+    """Read an image file as a ``1×3×H×W`` tensor in [0, 1], upright (EXIF) and RGB.
+
+    ``max_size`` shrinks it (keeping its aspect) so the longer side is at most that many pixels.
+    A missing, unreadable or non-image file is a :class:`UserError`.
+    """
+    with opened_image(input_file(path, "an image file", "image")) as img:
+        pixels = _pixels(ImageOps.exif_transpose(img))
     image = from_array(pixels)
     if max_size is not None:
         image = fit_within(image, max_size)

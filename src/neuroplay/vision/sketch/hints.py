@@ -18,11 +18,11 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 from skimage.color import lab2rgb, rgb2lab
 
 from neuroplay.common.errors import UserError
 from neuroplay.common.io import input_file
+from neuroplay.vision.image import opened_image
 
 OPAQUE = 0.5  # alpha from which a hint pixel counts
 MIN_PIXELS = 3  # hint pixels a region needs to count as touched (a stray anti-aliased pixel does not)
@@ -39,21 +39,13 @@ def read_hints(hints: str | os.PathLike[str] | np.ndarray, shape: tuple[int, int
     else:
         path = input_file(hints, "an image file", "hints image")
         name = str(path)
-        try:
-            with Image.open(path) as img:
-                img.load()
-                has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-                if not has_alpha:
-                    raise UserError(
-                        f"{name} has no alpha channel: draw the colour scribbles on a transparent layer (RGBA PNG)"
-                    )
-                array = np.asarray(img.convert("RGBA"))
-        except UnidentifiedImageError:
-            raise UserError(f"{name} is not an image file (or not in a format Pillow reads)") from None
-        except Image.DecompressionBombError:
-            raise UserError(f"{name} is too large an image to open safely") from None
-        except (OSError, ValueError, SyntaxError) as exc:  # truncated or damaged data
-            raise UserError(f"{name} is a damaged image ({' '.join(str(exc).split())})") from None
+        with opened_image(path) as img:
+            has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+            if not has_alpha:
+                raise UserError(
+                    f"{name} has no alpha channel: draw the colour scribbles on a transparent layer (RGBA PNG)"
+                )
+            array = np.asarray(img.convert("RGBA"))
     if array.ndim != 3 or array.shape[2] != 4:
         raise UserError(f"{name} has no alpha channel: expected H×W×4 (RGBA), got shape {array.shape}")
     if array.shape[:2] != tuple(shape):

@@ -2,7 +2,7 @@
 
 Kept apart from the algorithms so that a front end (the CLI, the studio) can read every default
 and validate every value without importing torch: nothing here imports more than the standard
-library and :mod:`neuroplay.common.errors`.
+library and the torch-free :mod:`neuroplay.common` helpers (errors, bounds, runtime names).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from neuroplay.common.bounds import in_range
 from neuroplay.common.errors import check
 from neuroplay.common.runtime import PRECISIONS
 
@@ -66,10 +67,7 @@ class RetrievalConfig:
             "descriptor weights must be non-negative and not all zero",
         )
         check(self.shortlist >= 1, f"shortlist must be at least 1, got {self.shortlist}")
-        check(
-            math.isfinite(self.mirror_penalty) and 0 <= self.mirror_penalty <= 100,
-            f"mirror penalty must be 0..100, got {self.mirror_penalty}",
-        )
+        in_range("mirror penalty", self.mirror_penalty, 0.0, 100.0)
         check(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
     def index_key(self, method: str, precision: str = "fp32") -> dict:

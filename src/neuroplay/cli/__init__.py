@@ -50,7 +50,7 @@ def _root(
 def _register() -> None:
     if app.registered_groups:  # once: main() runs many times in one process in tests, and each
         return  # registration would add the sub-apps again (every later call slower)
-    from neuroplay.cli import demo, dqn, dream, evolve, qtable, sketch, style, weights
+    from neuroplay.cli import demo, dqn, dream, evolve, qtable, sketch, studio, style, weights
 
     app.add_typer(dqn.app, name="dqn")
     app.add_typer(evolve.app, name="evolve")
@@ -60,6 +60,7 @@ def _register() -> None:
     app.command("style")(style.style)
     app.command("dream")(dream.dream)
     app.command("demo")(demo.demo)
+    app.command("studio")(studio.studio)
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -40,3 +40,44 @@ def plot_fitness(path: str | os.PathLike[str], stats: list[dict], title: str) ->
     ax.set_title(title)
     ax.grid(alpha=0.3)
     save_figure(fig, path)
+
+
+INPUT_NAMES = ("height", "distance to pipe", "gap height")  # the 3 inputs a bird sees (evo/flappy/env.py)
+
+
+def plot_network(path: str | os.PathLike[str], champion, title: str = "") -> None:
+    """The champion's network (e.g. 3-7-1): a node per unit, a line per weight, blue for positive
+    and red for negative, thicker for larger ``|w|``; each unit's bias is written beside it."""
+    shape = champion.shape
+    sizes = shape.sizes
+    layers = shape.unpack(champion.genome[None, :])
+    fig, ax = plt.subplots(figsize=(6.0, 4.2))
+    ys = [np.linspace(0.9, 0.1, n) if n > 1 else np.array([0.5]) for n in sizes]
+    xs = np.linspace(0.12, 0.88, len(sizes))
+    biggest = max(float(np.abs(w).max()) for w, _ in layers) or 1.0
+    for k, (w, _) in enumerate(layers):
+        for i in range(sizes[k]):
+            for j in range(sizes[k + 1]):
+                value = float(w[0, i, j])
+                ax.plot(
+                    [xs[k], xs[k + 1]],
+                    [ys[k][i], ys[k + 1][j]],
+                    color="tab:blue" if value >= 0 else "tab:red",
+                    lw=0.4 + 3.6 * abs(value) / biggest,
+                    alpha=0.75,
+                    zorder=1,
+                )
+    for k, n in enumerate(sizes):
+        ax.scatter([xs[k]] * n, ys[k], s=260, color="white", edgecolors="black", zorder=2)
+        if k > 0:
+            for j, b in enumerate(layers[k - 1][1][0]):
+                ax.annotate(f"{b:+.1f}", (xs[k], ys[k][j]), xytext=(9, -3), textcoords="offset points", fontsize=7)
+    if sizes[0] == len(INPUT_NAMES):
+        for i, name in enumerate(INPUT_NAMES):
+            ax.annotate(name, (xs[0], ys[0][i]), xytext=(-12, -3), textcoords="offset points", fontsize=8, ha="right")
+    ax.annotate("flap", (xs[-1], ys[-1][0]), xytext=(12, 8), textcoords="offset points", fontsize=8)
+    ax.set_xlim(-0.15, 1.05)
+    ax.set_ylim(0.0, 1.0)
+    ax.axis("off")
+    ax.set_title(title or f"{'-'.join(map(str, sizes))} network (blue +, red −; width |w|; biases beside)")
+    save_figure(fig, path)

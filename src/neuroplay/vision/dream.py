@@ -175,6 +175,8 @@ class _Dreamer:
             if self.callback is not None:
                 size = (image.shape[-2], image.shape[-1])
                 progress = {"step": step + 1, "steps": steps, "size": size, "objective": self.value, **where}
+                if step + 1 == steps:  # an octave (or zoom frame) is done: a picture worth showing
+                    progress["image"] = image.detach().cpu().clone()
                 self.callback(DreamProgress(frames=self.frames, done=self.done, total=self.total, **progress))
         return image
 

@@ -193,6 +193,7 @@ class DreamProgress:
     done: int  # steps done in all
     total: int
     objective: float
+    image: torch.Tensor | None = None  # the image so far (CPU, 1×3×h×w) after an octave's or frame's last step
 
 
 @dataclass

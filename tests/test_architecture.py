@@ -87,7 +87,7 @@ def test_files_stay_short():
     assert not long, long
 
 
-HEAVY = ("torch", "numpy", "gymnasium", "scipy", "PIL", "matplotlib")
+HEAVY = ("torch", "numpy", "gymnasium", "scipy", "PIL", "matplotlib", "gradio")
 
 
 def _heavy_modules_loaded(argv: list[str]) -> list[str]:
@@ -104,7 +104,9 @@ def _heavy_modules_loaded(argv: list[str]) -> list[str]:
     return [m for m in last.removeprefix("HEAVY").strip().split(",") if m]
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["dqn", "train", "--help"], ["style", "--help"], ["sketch", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["dqn", "train", "--help"], ["style", "--help"], ["sketch", "--help"], ["studio", "--help"]]
+)
 def test_help_imports_no_heavy_package(argv):
     assert _heavy_modules_loaded(argv) == []
 

@@ -149,8 +149,6 @@ def build(runs: Path) -> None:
     def on_watch(model, seed, request: gr.Request):
         yield from watch(runs, model, seed, request)
 
-    Run.wire(
-        run, on_train, [total_steps, seed, hidden, lr, threshold, eval_episodes], [status, curve, gif, model_file]
-    )
+    Run.wire(run, on_train, [total_steps, seed, hidden, lr, threshold, eval_episodes], [status, curve, gif, model_file])
     Run.wire(play, on_watch, [upload, play_seed], [play_status, play_gif])
     Run.wire_stop(stop, KIND, status)

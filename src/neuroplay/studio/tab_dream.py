@@ -80,7 +80,11 @@ def dream(
                 kept = folder / "dream_stopped.png"
                 save_image(last[0], kept)
             return {"interrupted": True, "output": str(kept) if kept else None, "folder": str(folder), "files": []}
-        return summary | {"interrupted": False, "folder": str(folder), "files": [str(output), str(sidecar_path(output))]}
+        return summary | {
+            "interrupted": False,
+            "folder": str(folder),
+            "files": [str(output), str(sidecar_path(output))],
+        }
 
     preview = None
     _, events = jobs.run_job(runs, KIND, request, call)

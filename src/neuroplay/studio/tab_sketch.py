@@ -89,7 +89,8 @@ def colorize(runs: Path, drawing, drawing_file, gallery, size, iterations, seed,
             stopped = "stopped; " if s["interrupted"] else ""
             msg = (
                 f"{stopped}coloured from **{Path(s['photo']).name}**: {s['regions']} regions, "
-                f"{len(s['hinted_regions'])} from hints, {s['wall_seconds']:.1f} s. Files in `{Path(s['output']).parent}`."
+                f"{len(s['hinted_regions'])} from hints, {s['wall_seconds']:.1f} s. "
+                f"Files in `{Path(s['output']).parent}`."
             )
             yield note(msg), out["top"], s["sheet"], s["output"], out["files"]
 

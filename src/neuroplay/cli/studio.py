@@ -69,7 +69,7 @@ def studio(
     from neuroplay.studio.app import Studio, build_app, launch
 
     app = build_app(Studio(runs=runs, concurrency=jobs))
-    address = launch(app, host, port, block=False)
+    address = launch(app, host, port, runs, block=False)
     typer.echo(f"neuroplay studio: {address}  (Ctrl-C stops it; jobs write to {runs.resolve()})")
     from neuroplay.studio.app import serve_until_interrupted
 

@@ -70,10 +70,12 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
     return app
 
 
-def launch(app: gr.Blocks, host: str, port: int, block: bool = True) -> str:
-    """Serve ``app`` on ``host:port`` (uploads up to :data:`MAX_UPLOAD_MB` MB); its address.
-    ``block``: serve until Ctrl-C (the command); else return at once (tests, benchmarks)."""
+def launch(app: gr.Blocks, host: str, port: int, runs: Path, block: bool = True) -> str:
+    """Serve ``app`` on ``host:port`` (uploads up to :data:`MAX_UPLOAD_MB` MB; the files it shows
+    come from the jobs' folders under ``runs``); its address. ``block``: serve until Ctrl-C (the
+    command); else return at once (tests, benchmarks)."""
     app.launch(
+        allowed_paths=[str(Path(runs).resolve())],
         server_name=host,
         server_port=port,
         prevent_thread_lock=True,

@@ -119,11 +119,11 @@ def build(runs: Path) -> None:
     """The tab's layout and events (inside a ``gr.Blocks``)."""
     with gr.Row():
         with gr.Column(scale=1):
-            total_steps = gr.Number(_D.total_steps, label="step budget", precision=0)
+            total_steps = gr.Number(_D.total_steps, label="step budget", precision=0, elem_id="dqn-steps")
             hidden = gr.Textbox(",".join(map(str, _D.hidden)), label="hidden layers")
             lr = gr.Number(_D.lr, label="learning rate")
             threshold = gr.Number(_D.solve_threshold, label="solve threshold (mean greedy return)")
-            eval_episodes = gr.Number(100, label="evaluation episodes after training", precision=0)
+            eval_episodes = gr.Number(100, label="evaluation episodes after training", precision=0, elem_id="dqn-eval")
             seed = gr.Number(0, label="seed", precision=0)
             with gr.Row():
                 run = gr.Button("Train", variant="primary", elem_id="dqn-train")

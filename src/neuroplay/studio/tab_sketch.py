@@ -27,7 +27,7 @@ def colorize(runs: Path, drawing, drawing_file, gallery, size, iterations, seed,
     import numpy as np
 
     from neuroplay.common.errors import UserError
-    from neuroplay.vision.image import from_array, save_image
+    from neuroplay.vision.image import from_array, load_image, save_image
     from neuroplay.vision.sketch.config import TOP_K, ColorizeConfig, RetrievalConfig
     from neuroplay.vision.sketch.index import gallery_root
     from neuroplay.vision.sketch.lines import read_sketch, sketch_edges
@@ -55,7 +55,13 @@ def colorize(runs: Path, drawing, drawing_file, gallery, size, iterations, seed,
 
         index = index_gallery(root, RetrievalConfig(), notify=lambda m: None, progress=on_index)
         hits = index.search(lines, k=TOP_K)
-        top = [(str(h.path), f"{i + 1}. {Path(h.path).name} ({h.score:.2f})") for i, h in enumerate(hits)]
+        top = []  # thumbnails in the job folder: the page serves only files the studio made
+        (folder / "retrieved").mkdir()
+        for i, hit in enumerate(hits, start=1):
+            thumb = save_image(
+                load_image(hit.path, max_size=256), folder / "retrieved" / f"{i}-{Path(hit.path).stem}.png"
+            )
+            top.append((str(thumb), f"{i}. {Path(hit.path).name} ({hit.score:.2f})"))
         job.post(("retrieved", f"retrieved {Path(hits[0].path).name}; colouring", top))
 
         def on_progress(event) -> None:
@@ -109,8 +115,10 @@ def build(runs: Path) -> None:
             )
             drawing_file = gr.File(label="or upload a drawing", file_types=["image"], elem_id="sketch-upload")
             gallery = gr.Textbox(label="gallery folder on this machine (empty: the built-in gallery)")
-            size = gr.Slider(64, 512, value=QUICK_SIZE, step=32, label="size (longest side, px)")
-            iterations = gr.Textbox(QUICK_ITERATIONS, label="iterations per scale, coarse to fine")
+            size = gr.Slider(64, 512, value=QUICK_SIZE, step=32, label="size (longest side, px)", elem_id="sketch-size")
+            iterations = gr.Textbox(
+                QUICK_ITERATIONS, label="iterations per scale, coarse to fine", elem_id="sketch-iterations"
+            )
             seed = gr.Number(0, label="seed", precision=0)
             with gr.Row():
                 run = gr.Button("Colour it", variant="primary", elem_id="sketch-run")

@@ -103,8 +103,10 @@ def build(runs: Path) -> None:
                 style2 = gr.Dropdown([NONE, *builtin_choices(STYLES)], value=NONE, label="second style")
                 style2_file = gr.File(label="second style upload", file_types=image_types)
                 blend = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="weight of the first style")
-            size = gr.Slider(32, 1024, value=QUICK_SIZE, step=16, label="size (longest side, px)")
-            iterations = gr.Number(QUICK_ITERATIONS, label="iterations (last scale)", precision=0)
+            size = gr.Slider(32, 1024, value=QUICK_SIZE, step=16, label="size (longest side, px)", elem_id="style-size")
+            iterations = gr.Number(
+                QUICK_ITERATIONS, label="iterations (last scale)", precision=0, elem_id="style-iterations"
+            )
             with gr.Accordion("colour, regions", open=False):
                 original_colors = gr.Checkbox(label="keep the content's colours")
                 luminance_only = gr.Checkbox(label="transfer luminance only")

@@ -140,7 +140,9 @@ def evolve(
     """Run the genetic algorithm (see the module docstring).
 
     ``out_dir`` receives ``stats.csv``, ``fitness.png``, ``checkpoint.pt`` (every generation,
-    atomically) and ``champion.pt``. ``resume=True`` continues ``out_dir/checkpoint.pt``
+    atomically) and ``champion.pt``. ``callback`` hears each generation's stats row, with the
+    budget (``generations``), ``solved`` and the genomes that flew (``population``, to draw them).
+    ``resume=True`` continues ``out_dir/checkpoint.pt``
     exactly. ``evaluator`` replaces local evaluation (e.g. sharded over Ray workers); it must
     return what :func:`neuroplay.evo.population.fly` returns.
     """
@@ -194,6 +196,7 @@ class _Run:
                     Course(derive_seed(c.seed, HARD_STREAM, self.generation, k), hard=True)
                     for k in range(c.hard_courses)
                 ]
+            flown = self.genomes  # this generation's birds (breeding replaces the array, never changes it)
             frames, pipes, miss = self.evaluate(self.genomes, courses, cap)
             fitness = frames + c.pipe_bonus * pipes
             if not classic:  # a bird that died close to the gap did better than one far from it
@@ -240,7 +243,7 @@ class _Run:
                 self.genomes = self._classic_next(fitness) if classic else self._default_next(fitness)
             if self.out is not None:
                 self._save(t0)
-            self.callback(dict(self.stats[-1], generations=c.generations, solved=self.solved))
+            self.callback(dict(self.stats[-1], generations=c.generations, solved=self.solved, population=flown))
 
         wall = self.elapsed_before + time.perf_counter() - t0
         result = EvolveResult(

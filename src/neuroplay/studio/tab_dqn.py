@@ -4,6 +4,9 @@ The calls are the command line's: :class:`~neuroplay.rl.dqn.DQN` ``train`` (``dq
 ``evaluate`` (``dqn eval``), :func:`~neuroplay.rl.playback.record_gif` (``dqn play --gif``).
 """
 
+import copy
+import math
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -18,15 +21,30 @@ from neuroplay.studio.view import Run, error, ints, note, number, stop_button
 KIND = "dqn"
 _D = DQNConfig()
 CURVE_COLUMNS = ["steps", "return", "series"]
+LIVE_EVERY_SECONDS = 4.0  # how often the policy being trained is shown playing
 
 
 def _curve(rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
+def show_policy(agent, folder: Path, steps: str) -> Path:
+    """A short clip of ``agent``'s greedy policy now (``live/steps_N.gif``), drawn by the page's
+    handler while training goes on; at most one every :data:`LIVE_EVERY_SECONDS`."""
+    from neuroplay.common.runtime import torch_threads
+    from neuroplay.rl.playback import record_gif
+
+    path = folder / "live" / f"steps_{steps}.gif"
+    path.parent.mkdir(exist_ok=True)
+    with torch_threads(1):  # one observation at a time: more threads only slow it down
+        record_gif(agent, path, seed=0, frame_skip=4, scale=0.4)
+    return path
+
+
 def train(runs: Path, total_steps, seed, hidden, lr, threshold, eval_episodes, request=None):
     """Train a DQN on CartPole in a new job folder; yields ``(status, curve, gif, model file)``."""
     from neuroplay.common.outputs import plan_outputs
+    from neuroplay.common.runtime import torch_threads
     from neuroplay.rl.dqn import DQN, RUN_FILES
     from neuroplay.rl.playback import record_gif
 
@@ -54,7 +72,8 @@ def train(runs: Path, total_steps, seed, hidden, lr, threshold, eval_episodes, r
                 rows.append((steps, info["recent_return"], "training (mean of last 20)"))
             if info["eval_mean"] == info["eval_mean"]:
                 rows.append((steps, info["eval_mean"], "greedy evaluation"))
-            job.post(f"{steps} / {info['total_steps']} steps, {info['episodes']} episodes")
+            # a copy of the network as it is now, for the page to show playing (training goes on meanwhile)
+            job.post((f"{steps} / {info['total_steps']} steps, {info['episodes']} episodes", copy.deepcopy(agent)))
 
         result = agent.train(job.folder, callback=report, should_stop=job.should_stop)
         from neuroplay.common.runlock import release_run_folder
@@ -66,13 +85,23 @@ def train(runs: Path, total_steps, seed, hidden, lr, threshold, eval_episodes, r
         job.post("evaluating the kept model")
         returns = agent.evaluate(episodes, config.seed + 1)
         job.post("recording an episode")
-        ret, _ = record_gif(agent, job.folder / "cartpole.gif", config.seed + 1)
+        with torch_threads(1):
+            ret, _ = record_gif(agent, job.folder / "cartpole.gif", config.seed + 1)
         return out | {"mean": float(returns.mean()), "std": float(returns.std()), "episodes": episodes, "gif_ret": ret}
 
+    playing, drawn_at = None, -math.inf
     job, events = jobs.run_job(runs, KIND, request, call)
     for event in events:
         if event.kind == "progress":
-            yield note(f"training: {event.data}"), _curve(rows), None, None
+            if isinstance(event.data, str):
+                yield note(event.data), _curve(rows), playing, None
+                continue
+            text, snapshot = event.data
+            yield note(f"training: {text}"), _curve(rows), playing, None
+            if time.monotonic() - drawn_at > LIVE_EVERY_SECONDS:
+                drawn_at = time.monotonic()
+                playing = str(show_policy(snapshot, job.folder, text.split(" ")[0]))
+                yield note(f"training: {text}"), _curve(rows), playing, None
         elif event.kind == "error":
             yield error(event.data), _curve(rows), None, None
         else:
@@ -94,6 +123,7 @@ def train(runs: Path, total_steps, seed, hidden, lr, threshold, eval_episodes, r
 
 def watch(runs: Path, model, seed, request=None):
     """Load a saved ``model.pt`` and record one greedy episode; yields ``(status, gif)``."""
+    from neuroplay.common.runtime import torch_threads
     from neuroplay.rl.dqn import DQN
     from neuroplay.rl.playback import record_gif
 
@@ -103,7 +133,8 @@ def watch(runs: Path, model, seed, request=None):
             raise UserError("upload a model.pt (made by Train here or by `neuroplay dqn train`)")
         agent = DQN.load(path)
         gif = job.folder / "play.gif"
-        ret, _ = record_gif(agent, gif, number(seed, "seed", int))
+        with torch_threads(1):
+            ret, _ = record_gif(agent, gif, number(seed, "seed", int))
         return ret, gif
 
     _, events = jobs.run_job(runs, "dqn-play", request, call)
@@ -133,7 +164,9 @@ def build(runs: Path) -> None:
             curve = gr.LinePlot(
                 _curve([]), x="steps", y="return", color="series", label="learning curve", elem_id="dqn-curve"
             )
-            gif = gr.Image(label="the kept model playing", type="filepath", elem_id="dqn-gif")
+            gif = gr.Image(
+                label="the greedy policy playing (live), then the kept model", type="filepath", elem_id="dqn-gif"
+            )
             model_file = gr.File(label="model.pt", elem_id="dqn-model")
     with gr.Accordion("Load a saved model and watch it play", open=False):
         with gr.Row():

@@ -17,12 +17,30 @@ from neuroplay.studio.view import Run, error, note, number, stop_button
 KIND = "flappy"
 _D = EvolveConfig()
 UNSEEN_COURSE = 10**6  # the course the champion flies afterwards: far from any training course's seed
+POPULATION_FRAMES = 360  # game frames of each generation's clip (12 s of play; ~3 pipes)
 
 
 def _fitness(stats: list[dict]) -> pd.DataFrame:
     rows = [(s["generation"] + 1, s["best_fitness"], "best") for s in stats]
     rows += [(s["generation"] + 1, s["mean_fitness"], "mean") for s in stats]
     return pd.DataFrame(rows, columns=["generation", "fitness", "series"])
+
+
+def draw_population(genomes, sizes: tuple[int, ...], generation: int, folder: Path) -> Path:
+    """A short clip of the whole generation flying one course together (``population/gen_N.gif``).
+    Drawn by the page's handler between updates, so while it draws, later generations only
+    replace each other: the page shows the newest, and evolution never waits for the drawing."""
+    from neuroplay.evo.flappy import render
+    from neuroplay.evo.population import MLPShape
+
+    path = folder / "population" / f"gen_{generation:04d}.gif"
+    path.parent.mkdir(exist_ok=True)
+    policy = render.population_policy(MLPShape(sizes), genomes)
+    render.record(
+        policy, UNSEEN_COURSE - generation, path, n_birds=len(genomes), max_frames=POPULATION_FRAMES,
+        frame_skip=6, scale=0.5, generation=generation,
+    )  # fmt: skip
+    return path
 
 
 def train(runs: Path, algorithm, population, generations, seed, request=None):
@@ -46,8 +64,9 @@ def train(runs: Path, algorithm, population, generations, seed, request=None):
         plan_outputs(files=[job.folder / name for name in RUN_FILES], dirs=[job.folder])
 
         def report(s: dict) -> None:
-            stats.append(s)
-            job.post(f"generation {s['generation'] + 1}: best bird {s['best_pipes']} pipes")
+            stats.append({k: v for k, v in s.items() if k != "population"})
+            text = f"generation {s['generation'] + 1}: best bird {s['best_pipes']} pipes"
+            job.post((text, s["generation"] + 1, s["population"].copy(), config.sizes, job.folder))
 
         result = evolve(config, job.folder, callback=report, should_stop=job.should_stop)
         from neuroplay.common.runlock import release_run_folder
@@ -66,10 +85,17 @@ def train(runs: Path, algorithm, population, generations, seed, request=None):
         plot_network(job.folder / "network.png", champion)
         return out | {"flight": flight}
 
+    flying = None
     _, events = jobs.run_job(runs, KIND, request, call)
     for event in events:
         if event.kind == "progress":
-            yield note(f"evolving: {event.data}"), _fitness(stats), None, None, None
+            if isinstance(event.data, str):
+                yield note(event.data), _fitness(stats), flying, None, None
+                continue
+            text, generation, genomes, sizes, folder = event.data
+            yield note(f"evolving: {text}"), _fitness(stats), flying, None, None
+            flying = str(draw_population(genomes, sizes, generation, folder))
+            yield note(f"evolving: {text}"), _fitness(stats), flying, None, None
         elif event.kind == "error":
             yield error(event.data), _fitness(stats), None, None, None
         else:
@@ -104,7 +130,11 @@ def build(runs: Path) -> None:
                 _fitness([]), x="generation", y="fitness", color="series", label="fitness", elem_id="flappy-fitness"
             )
             with gr.Row():
-                flight = gr.Image(label="the champion on an unseen course", type="filepath", elem_id="flappy-gif")
+                flight = gr.Image(
+                    label="the population flying (live), then the champion on an unseen course",
+                    type="filepath",
+                    elem_id="flappy-gif",
+                )
                 network = gr.Image(label="the champion's network", type="filepath", elem_id="flappy-net")
             champion = gr.File(label="champion.pt")
 

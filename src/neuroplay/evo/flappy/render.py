@@ -267,6 +267,16 @@ def record(
     return {"frames": len(images), "world_frames": flight.world.frame, "pipes": flight.best_pipes, "path": str(path)}
 
 
+def population_policy(shape, genomes: np.ndarray) -> Policy:
+    """A policy for :func:`record` with ``n_birds=len(genomes)``: each bird flies by its own
+    network (``shape``, an :class:`~neuroplay.evo.population.MLPShape`), found by its id."""
+
+    def act(obs: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        return shape.flap(shape.unpack(genomes[ids]), obs)
+
+    return act
+
+
 class Panel(NamedTuple):
     """One contestant of :func:`record_comparison` (a plain ``(label, policy, generation)``
     tuple works too)."""

@@ -79,5 +79,6 @@ def plot_network(path: str | os.PathLike[str], champion, title: str = "") -> Non
     ax.set_xlim(-0.15, 1.05)
     ax.set_ylim(0.0, 1.0)
     ax.axis("off")
-    ax.set_title(title or f"{'-'.join(map(str, sizes))} network (blue +, red −; width |w|; biases beside)")
+    caption = title or f"the champion's {'-'.join(map(str, sizes))} network: blue +, red −, width |w|; biases beside"
+    fig.text(0.5, 0.02, caption, ha="center", fontsize=9)  # below: a page may lay a label over the top
     save_figure(fig, path)

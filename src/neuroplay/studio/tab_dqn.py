@@ -71,7 +71,7 @@ def train(runs: Path, total_steps, seed, hidden, lr, threshold, eval_episodes, r
             if info["recent_return"] == info["recent_return"]:  # not NaN: an episode has ended
                 rows.append((steps, info["recent_return"], "training (mean of last 20)"))
             if info["eval_mean"] == info["eval_mean"]:
-                rows.append((steps, info["eval_mean"], "greedy evaluation"))
+                rows.append((steps, info["eval_mean"], "latest greedy evaluation"))
             # a copy of the network as it is now, for the page to show playing (training goes on meanwhile)
             job.post((f"{steps} / {info['total_steps']} steps, {info['episodes']} episodes", copy.deepcopy(agent)))
 
@@ -153,7 +153,9 @@ def build(runs: Path) -> None:
             total_steps = gr.Number(_D.total_steps, label="step budget", precision=0, elem_id="dqn-steps")
             hidden = gr.Textbox(",".join(map(str, _D.hidden)), label="hidden layers")
             lr = gr.Number(_D.lr, label="learning rate")
-            threshold = gr.Number(_D.solve_threshold, label="solve threshold (mean greedy return)")
+            threshold = gr.Number(
+                _D.solve_threshold, label="solve threshold (mean greedy return)", elem_id="dqn-threshold"
+            )
             eval_episodes = gr.Number(100, label="evaluation episodes after training", precision=0, elem_id="dqn-eval")
             seed = gr.Number(0, label="seed", precision=0)
             with gr.Row():

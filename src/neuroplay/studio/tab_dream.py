@@ -18,7 +18,7 @@ from neuroplay.studio.view import Run, error, note, number, stop_button
 
 KIND = "dream"
 NONE = "none"
-QUICK = {"octaves": 3, "steps": 5, "max_size": 256}  # the tab's quick setting
+QUICK = {"octaves": 3, "steps": 10, "max_size": 256}  # the tab's quick setting
 
 
 def layer_choices() -> list[str]:
@@ -134,8 +134,8 @@ def build(runs: Path) -> None:
         with gr.Column(scale=2):
             status = gr.Markdown(elem_id="dream-status")
             with gr.Row():
-                preview = gr.Image(label="preview (per octave)", type="filepath", elem_id="dream-preview")
-                result = gr.Image(label="dream", type="filepath", elem_id="dream-result")
+                preview = gr.Image(label="preview (per octave)", type="filepath", elem_id="dream-preview", height=320)
+                result = gr.Image(label="dream", type="filepath", elem_id="dream-result", height=320)
             files = gr.File(label="the dream and its settings", file_count="multiple")
 
     def on_run(

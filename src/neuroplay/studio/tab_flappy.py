@@ -17,6 +17,7 @@ from neuroplay.studio.view import Run, error, note, number, stop_button
 KIND = "flappy"
 _D = EvolveConfig()
 UNSEEN_COURSE = 10**6  # the course the champion flies afterwards: far from any training course's seed
+FLIGHT_FRAMES = 1500  # game frames of the champion's clip (50 s of play; ~36 pipes)
 POPULATION_FRAMES = 360  # game frames of each generation's clip (12 s of play; ~3 pipes)
 
 
@@ -80,7 +81,7 @@ def train(runs: Path, algorithm, population, generations, seed, request=None):
         act = champion.policy()
         flight = render.record(
             lambda obs, ids: act(obs), UNSEEN_COURSE + config.seed, job.folder / "champion.gif",
-            max_frames=1500, frame_skip=3, scale=0.5, generation=champion.generation + 1,
+            max_frames=FLIGHT_FRAMES, frame_skip=3, scale=0.5, generation=champion.generation + 1,
         )  # fmt: skip
         plot_network(job.folder / "network.png", champion)
         return out | {"flight": flight}
@@ -106,7 +107,9 @@ def train(runs: Path, algorithm, population, generations, seed, request=None):
             if "flight" not in out:
                 yield note(msg), _fitness(stats), None, None, None
                 continue
-            msg += f" On an unseen course the champion passed **{out['flight']['pipes']} pipes**."
+            flight = out["flight"]
+            alive = " and was still flying when the clip ended" if flight["world_frames"] >= FLIGHT_FRAMES else ""
+            msg += f" On an unseen course the champion passed **{flight['pipes']} pipes**{alive}."
             yield (
                 note(msg), _fitness(stats), str(folder / "champion.gif"), str(folder / "network.png"),
                 r.champion_path,
@@ -135,7 +138,9 @@ def build(runs: Path) -> None:
                     type="filepath",
                     elem_id="flappy-gif",
                 )
-                network = gr.Image(label="the champion's network", type="filepath", elem_id="flappy-net")
+                network = gr.Image(
+                    label="the champion's network", type="filepath", elem_id="flappy-net", show_label=False
+                )
             champion = gr.File(label="champion.pt")
 
     def on_train(algorithm, population, generations, seed, request: gr.Request):

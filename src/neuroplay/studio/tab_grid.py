@@ -69,9 +69,11 @@ def build(runs: Path) -> None:
             run = gr.Button("Train", variant="primary", elem_id="grid-train")
         with gr.Column(scale=2):
             status = gr.Markdown(elem_id="grid-status")
-            policy = gr.Image(label="greedy policy over the state values", type="filepath", elem_id="grid-policy")
+            policy = gr.Image(
+                label="greedy policy over the state values", type="filepath", elem_id="grid-policy", show_label=False
+            )
             arrows = gr.Code(label="policy", elem_id="grid-arrows")
-            returns = gr.Image(label="returns per episode", type="filepath")
+            returns = gr.Image(label="returns per episode", type="filepath", show_label=False)
 
     def on_train(map_text, slip, episodes, seed, request: gr.Request):
         yield from train(runs, map_text, slip, episodes, seed, request)

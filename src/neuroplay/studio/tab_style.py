@@ -113,15 +113,17 @@ def build(runs: Path) -> None:
                 match_colors = gr.Checkbox(label="match the styles' colours to the content")
                 mask_file = gr.File(label="region mask (colours mark regions)", file_types=image_types)
                 region_styles = gr.Textbox(label="region styles, e.g. #ff0000=0,#0000ff=content")
-            seed = gr.Number(0, label="seed", precision=0)
+            seed = gr.Number(0, label="seed", precision=0, elem_id="style-seed")
             with gr.Row():
                 run = gr.Button("Run", variant="primary", elem_id="style-run")
                 stop = stop_button("style-stop")
         with gr.Column(scale=2):
             status = gr.Markdown(elem_id="style-status")
             with gr.Row():
-                preview = gr.Image(label="preview (while L-BFGS runs)", type="filepath", elem_id="style-preview")
-                result = gr.Image(label="result", type="filepath", elem_id="style-result")
+                preview = gr.Image(
+                    label="preview (while L-BFGS runs)", type="filepath", elem_id="style-preview", height=320
+                )
+                result = gr.Image(label="result", type="filepath", elem_id="style-result", height=320)
             files = gr.File(label="result and its settings", file_count="multiple", elem_id="style-files")
 
     def on_run(

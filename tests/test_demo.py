@@ -48,6 +48,7 @@ def test_quick_demo_writes_the_page_and_every_file_it_shows(demo_run):
     assert page.splitlines()[1] == MARKER
     assert [t for t in TITLES if f"<h2>{t}</h2>" in page] == list(TITLES)
     assert "seed 3" in page and "quick mode" in page
+    assert "<code>neuroplay studio</code>" in page and "<a href='http://127.0.0.1:7860/'>" in page  # how to go on
     sources = re.findall(r"<img src='([^']+)'", page)
     assert len(sources) == 14
     for src in sources:

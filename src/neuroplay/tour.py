@@ -282,6 +282,15 @@ def _sketch_part(out: Path, c: TourConfig, progress: Progress) -> tuple[Section,
     return section, {"retrieved": retrieved, "regions": result.colorized.regions, "wall_seconds": seconds}
 
 
+STUDIO_SECTION = Section(
+    "Run it yourself: the browser studio",
+    "Every part above can also be run, watched while it learns and kept from a local web page: start it "
+    "with `neuroplay studio` (from the checkout: `.venv/bin/neuroplay studio`), then open the address it "
+    "prints, http://127.0.0.1:7860/ by default. It works offline and stops with Ctrl-C; each run's files "
+    "go to a new folder under `neuroplay-studio/`.",
+    links=[("http://127.0.0.1:7860/", "open the studio (once `neuroplay studio` is running)")],
+)
+
 _RUNNERS = {
     "dqn": _dqn_part,
     "qtable": _qtable_part,
@@ -315,6 +324,7 @@ def run_tour(
             on_part(name)
         section, numbers[name] = _RUNNERS[name](out, config, progress)
         sections.append(section)
+    sections.append(STUDIO_SECTION)
     wall = time.perf_counter() - t0
     mode = " (quick mode: every budget shrunk)" if config.quick else ""
     index = write_report(

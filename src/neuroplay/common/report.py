@@ -26,6 +26,7 @@ class Section:
     images: list[tuple[str, str]] = field(default_factory=list)  # (relative path, caption)
     numbers: dict[str, str] = field(default_factory=dict)
     pre: str = ""
+    links: list[tuple[str, str]] = field(default_factory=list)  # (address, text)
 
 
 def write_report(path: str | os.PathLike[str], title: str, sections: list[Section], footer: str = "") -> Path:
@@ -55,6 +56,8 @@ def write_report(path: str | os.PathLike[str], title: str, sections: list[Sectio
             )
         if s.pre:
             parts.append(f"<pre>{esc(s.pre)}</pre>")
+        for href, text in s.links:
+            parts.append(f"<p><a href='{esc(href)}'>{esc(text)}</a></p>")
         parts.append("</section>")
     if footer:
         parts.append(f"<p><small>{_prose(footer)}</small></p>")

@@ -34,6 +34,7 @@ MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "DejaVu San
 CSS = """
 .mono textarea { font-family: ui-monospace, 'DejaVu Sans Mono', monospace !important; }
 footer { display: none !important; }
+.upscale img { width: 100%; height: 100%; object-fit: contain; }  /* a 128 px result shown at the frame's size */
 """
 INTRO = (
     f"# neuroplay studio {__version__}\n"

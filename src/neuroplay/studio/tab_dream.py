@@ -134,8 +134,16 @@ def build(runs: Path) -> None:
         with gr.Column(scale=2):
             status = gr.Markdown(elem_id="dream-status")
             with gr.Row():
-                preview = gr.Image(label="preview (per octave)", type="filepath", elem_id="dream-preview", height=320)
-                result = gr.Image(label="dream", type="filepath", elem_id="dream-result", height=320)
+                preview = gr.Image(
+                    label="preview (per octave)",
+                    type="filepath",
+                    elem_id="dream-preview",
+                    height=320,
+                    elem_classes=["upscale"],
+                )
+                result = gr.Image(
+                    label="dream", type="filepath", elem_id="dream-result", height=320, elem_classes=["upscale"]
+                )
             files = gr.File(label="the dream and its settings", file_count="multiple")
 
     def on_run(

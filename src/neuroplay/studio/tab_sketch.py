@@ -126,7 +126,9 @@ def build(runs: Path) -> None:
         with gr.Column(scale=2):
             status = gr.Markdown(elem_id="sketch-status")
             top = gr.Gallery(label="the 5 best photos", columns=5, height=170, elem_id="sketch-top")
-            result = gr.Image(label="coloured", type="filepath", elem_id="sketch-result", height=320)
+            result = gr.Image(
+                label="coloured", type="filepath", elem_id="sketch-result", height=320, elem_classes=["upscale"]
+            )
             sheet = gr.Image(label="contact sheet: every step", type="filepath", elem_id="sketch-sheet")
             files = gr.File(label="the result, its sheet and settings", file_count="multiple")
 

@@ -121,9 +121,15 @@ def build(runs: Path) -> None:
             status = gr.Markdown(elem_id="style-status")
             with gr.Row():
                 preview = gr.Image(
-                    label="preview (while L-BFGS runs)", type="filepath", elem_id="style-preview", height=320
+                    label="preview (while L-BFGS runs)",
+                    type="filepath",
+                    elem_id="style-preview",
+                    height=320,
+                    elem_classes=["upscale"],
                 )
-                result = gr.Image(label="result", type="filepath", elem_id="style-result", height=320)
+                result = gr.Image(
+                    label="result", type="filepath", elem_id="style-result", height=320, elem_classes=["upscale"]
+                )
             files = gr.File(label="result and its settings", file_count="multiple", elem_id="style-files")
 
     def on_run(

@@ -105,8 +105,9 @@ def build(runs: Path) -> None:
     """The tab's layout and events (inside a ``gr.Blocks``)."""
     with gr.Row():
         with gr.Column(scale=1):
+            gr.Markdown("Pick the brush and draw closed shapes in **black**; strokes in a **colour** are colour hints.")
             drawing = gr.Sketchpad(
-                label="drawing: black lines, coloured hints",
+                label="your drawing",
                 type="numpy",
                 image_mode="RGBA",
                 canvas_size=CANVAS,

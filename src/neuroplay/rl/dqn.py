@@ -151,9 +151,8 @@ class DQN:
         return int(actions[0]) if obs.shape == tuple(self.obs_shape) else actions
 
     def evaluate(self, episodes: int = 100, seed: int = 0) -> np.ndarray:
-        """Returns of ``episodes`` greedy episodes starting from seeds derived from ``seed``."""
-        # the config's thread count, as in training: one observation at a time, where more threads
-        # only add overhead (on a busy 2-core machine 50x slower than one thread)
+        """Returns of ``episodes`` greedy episodes starting from seeds derived from ``seed`` (on the
+        config's torch thread count, as in training: more threads only slow single observations)."""
         with torch_threads(self.config.torch_threads):
             return evaluate_policy(lambda o: self.q_values(o).argmax(axis=1), self.config.env_id, episodes, seed)
 

@@ -151,8 +151,7 @@ class DQN:
         return int(actions[0]) if obs.shape == tuple(self.obs_shape) else actions
 
     def evaluate(self, episodes: int = 100, seed: int = 0) -> np.ndarray:
-        """Returns of ``episodes`` greedy episodes starting from seeds derived from ``seed`` (on the
-        config's torch thread count, as in training: more threads only slow single observations)."""
+        """Returns of ``episodes`` greedy episodes from seeds derived from ``seed`` (on the config's threads)."""
         with torch_threads(self.config.torch_threads):
             return evaluate_policy(lambda o: self.q_values(o).argmax(axis=1), self.config.env_id, episodes, seed)
 

@@ -210,3 +210,14 @@ def test_sketch_tab_colours_a_drawing_with_hints(tmp_path):
         tab_sketch.colorize(tmp_path, {"composite": np.full((64, 64, 4), 255, np.uint8)}, None, "", 64, "2", 0)
     )
     assert blank[0].startswith("**error:** draw the outline")
+
+
+def test_dream_tab_makes_the_zoom_animation(tmp_path):
+    status, _, result, files = last(
+        tab_dream.dream(
+            tmp_path, "built-in: chelsea", None, "relu3_3 (256 channels)", "", 1, 1, 64, "none", None, None, 3, 0
+        )
+    )
+    assert status.startswith("dreamed 3 frames") and result.endswith("dream.gif")
+    with Image.open(result) as gif:
+        assert gif.n_frames == 3

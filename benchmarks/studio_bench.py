@@ -122,6 +122,7 @@ def responsiveness(page, n: int) -> list[float]:
         page.get_by_role("tab", name=name, exact=True).click()
         page.locator(TABS[name]).wait_for(state="visible")
         times.append(time.perf_counter() - started)
+        print(f"  click {i + 1}: {name:24} {times[-1]:.2f} s{'  (first visit)' if i < len(names) else ''}")
         page.wait_for_timeout(300)
     page.get_by_role("tab", name="CartPole (DQN)").click()
     page.locator("#dqn-stop").click()
@@ -134,17 +135,19 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--parts", default="startup,style,clicks", help="which measures, comma-separated")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     runs = Path(tempfile.mkdtemp(prefix="studio-bench-"))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        answers, shown = startup(browser, runs, args.runs)
+        answers, shown = startup(browser, runs, args.runs) if "startup" in parts else ([], [])
         proc, address, _ = start_server(runs)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(address)
-            previews = style_preview(page, args.runs)
-            clicks = responsiveness(page, 4 * args.runs)
+            previews = style_preview(page, args.runs) if "style" in parts else []
+            clicks = responsiveness(page, 4 * args.runs) if "clicks" in parts else []
         finally:
             stop_server(proc)
             browser.close()
@@ -158,6 +161,8 @@ def main() -> None:
     ]
     print(f"{'measure':55} {'median s':>9} {'min':>6} {'max':>6} {'runs':>5} {'target':>7}")
     for name, values, target in rows:
+        if not values:
+            continue
         med = statistics.median(values)
         ok = "ok" if med <= target else "MISSED"
         print(f"{name:55} {med:9.2f} {min(values):6.2f} {max(values):6.2f} {len(values):5d} {target:6.1f} {ok}")

@@ -101,6 +101,9 @@ def test_page_loads_with_every_tab(page):
     for name in TABS:
         open_tab(page, name)
         sync_api.expect(page.locator(buttons[name])).to_be_visible()
+    open_tab(page, "Deep Dream")
+    page.locator("#dream-layer input").click()  # the layer list, filled in after the page loaded
+    sync_api.expect(page.get_by_role("option", name="relu3_3 (256 channels)")).to_be_visible()
 
 
 def test_tiny_style_transfer_shows_its_output(page, studio):

@@ -88,3 +88,12 @@ def test_exposing_it_warns(tmp_path):
             proc.kill()
     assert "warning: --host 0.0.0.0 lets other machines" in err
     assert proc.returncode == 0 and "studio stopped" in err
+
+
+def test_the_page_is_built_without_torch(tmp_path):
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom neuroplay.studio.app import Studio, build_app\n"
+        f"build_app(Studio(runs=Path({str(tmp_path)!r})))\nprint('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"  # torch loads with the first job (or the layer list), not before

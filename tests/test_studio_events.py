@@ -179,6 +179,11 @@ def test_style_tab_shows_a_bad_upload_and_writes_nothing(tmp_path):
     assert not (folder / "stylized.png").exists()
 
 
+def test_dream_layer_list_names_the_real_layers_with_their_channels():
+    choices = tab_dream.layer_choices()
+    assert tab_dream.DEFAULT_LAYER in choices and "relu1_1 (64 channels)" == choices[0] and len(choices) == 13
+
+
 def test_dream_tab_previews_each_octave(tmp_path):
     updates = list(
         tab_dream.dream(

@@ -18,6 +18,7 @@ from neuroplay.studio.view import Run, error, note, number, stop_button
 
 KIND = "dream"
 NONE = "none"
+DEFAULT_LAYER = "relu4_3 (512 channels)"  # DreamConfig's default layer, as layer_choices() names it
 QUICK = {"octaves": 3, "steps": 10, "max_size": 256}  # the tab's quick setting
 
 
@@ -112,12 +113,13 @@ def dream(
 
 def build(runs: Path) -> None:
     """The tab's layout and events (inside a ``gr.Blocks``)."""
-    layers = layer_choices()
     with gr.Row():
         with gr.Column(scale=1):
             image = gr.Dropdown(builtin_choices(CONTENTS), value=builtin_choices(CONTENTS)[0], label="image")
             image_file = gr.File(label="image upload", file_types=["image"], elem_id="dream-upload")
-            layer = gr.Dropdown(layers, value=next(c for c in layers if c.startswith("relu4_3")), label="layer")
+            # the full list needs the network's tables (torch): filled in once the page has loaded, so
+            # the studio starts without importing torch
+            layer = gr.Dropdown([DEFAULT_LAYER], value=DEFAULT_LAYER, label="layer", elem_id="dream-layer")
             channels = gr.Textbox(label="channels (empty: all), e.g. 12,87")
             octaves = gr.Slider(1, 8, value=QUICK["octaves"], step=1, label="octaves")
             steps = gr.Slider(1, 50, value=QUICK["steps"], step=1, label="steps per octave")
@@ -155,6 +157,10 @@ def build(runs: Path) -> None:
             zoom_frames, seed, request, progress,
         )  # fmt: skip
 
+    def on_load() -> dict:
+        return gr.update(choices=layer_choices(), value=DEFAULT_LAYER)
+
+    gr.on(None, on_load, None, layer, concurrency_limit=None, show_progress="hidden")  # None: when the page loads
     inputs = [image, image_file, layer, channels, octaves, steps, max_size, guide, guide_file, mask_file, zoom_frames]
     Run.wire(run, on_run, [*inputs, seed], [status, preview, result, files])
     Run.wire_stop(stop, KIND, status)

@@ -121,8 +121,11 @@ def test_bad_upload_shows_the_message(page, tmp_path):
     junk = tmp_path / "holiday.png"
     junk.write_text("this is not a picture")
     open_tab(page, "Style")
+    set_number(page, "style-size", 48)  # were the upload missed, the built-in run would end soon, and fail below
+    set_number(page, "style-iterations", 2)
     page.locator("#style-content-upload input[type=file]").set_input_files(str(junk))
     page.locator("#style-content-upload").get_by_text("holiday.png").wait_for(timeout=WAIT_MS)
+    page.locator("#style-content-upload a").first.wait_for(timeout=WAIT_MS)  # its link: the upload is done
     page.locator("#style-run").click()
     status = page.locator("#style-status")
     sync_api.expect(status).to_contain_text("holiday.png is not an image file", timeout=WAIT_MS)

@@ -268,6 +268,31 @@ def test_a_network_too_big_is_refused_before_it_is_built(hidden, originals, run_
     assert code == 2 and err.startswith(f"error: {tmp_path / 'model.pt'}: ") and err.count("\n") == 1, err
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        _set("q", "head.weight", value=torch.zeros(2, 9)),
+        _set("optimizer", "exp_avg", value=[]),
+        _set("replay", "action", value=torch.full((300,), 7)),
+        _set("kept_q", value={"head.bias": torch.zeros(2)}),
+    ],
+    ids=["q shape", "adam moments", "replay action", "kept network"],
+)
+def test_a_resume_checks_the_whole_state_before_it_builds_anything(edit, originals, tmp_path, monkeypatch):
+    """Network, optimiser and replay memory are made only once the file has passed, so a file can
+    neither make them allocate what its weights do not hold nor fail halfway through filling them."""
+    import neuroplay.rl.dqn as dqn
+    from neuroplay.common.errors import UserError
+
+    run = tmp_path / "run"
+    shutil.copytree(originals["dqn"], run)
+    _craft(run / "checkpoint.pt", run / "checkpoint.pt", edit)
+    for name in ("QNetwork", "ReplayMemory", "Adam", "make_vec_env"):
+        monkeypatch.setattr(dqn, name, lambda *a, _name=name, **k: pytest.fail(f"{_name} was built"))
+    with pytest.raises(UserError, match=re.escape(str(run / "checkpoint.pt"))):
+        dqn.DQN.resume(run, total_steps=400)
+
+
 def test_untouched_files_still_load_and_resume(originals, run_cli, tmp_path):
     """The same files, rewritten without a change (and once without a checksum), work as before."""
     for target in ("dqn-run", "evo-run", "model", "champion"):

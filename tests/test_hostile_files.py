@@ -191,15 +191,14 @@ CORRUPTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def originals(tmp_path_factory) -> dict[str, Path]:
-    """A tiny DQN run and a tiny evolution run, each stopped before its budget (so it may resume)."""
+def make_originals(root: Path) -> dict[str, Path]:
+    """A tiny DQN run and a tiny evolution run in ``root``, each stopped before its budget (so it may
+    resume): the files every corruption starts from (benchmarks/hostile_cases.py uses them too)."""
     from neuroplay.evo.config import EvolveConfig
     from neuroplay.evo.ga import evolve
     from neuroplay.rl.config import DQNConfig
     from neuroplay.rl.dqn import DQN
 
-    root = tmp_path_factory.mktemp("runs")
     dqn = DQNConfig(
         num_envs=2, hidden=(8,), buffer_size=400, batch_size=16, learning_starts=32, total_steps=300,
         eval_every=150, eval_episodes=2, checkpoint_every=100, n_step=3,
@@ -211,6 +210,11 @@ def originals(tmp_path_factory) -> dict[str, Path]:
     )  # fmt: skip
     evolve(evo, root / "evo")
     return {"dqn": root / "dqn", "evo": root / "evo"}
+
+
+@pytest.fixture(scope="module")
+def originals(tmp_path_factory) -> dict[str, Path]:
+    return make_originals(tmp_path_factory.mktemp("runs"))
 
 
 def _digest(root: Path) -> dict[str, str]:

@@ -27,38 +27,28 @@ import torch
 import torch.nn.functional as F
 
 from neuroplay.common.bounds import check_fits
-from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
+from neuroplay.common.checkpoint import save_checkpoint
 from neuroplay.common.errors import about_file, check
 from neuroplay.common.io import write_csv
 from neuroplay.common.runlock import hold_run_folder
 from neuroplay.common.runtime import resolve_device, torch_threads
-from neuroplay.common.schema import Dict, Int, List, Weights, validate
 from neuroplay.common.seeding import derive_seed, seed_everything
 from neuroplay.rl.config import DQNConfig
 from neuroplay.rl.dqn_checkpoint import (
+    FORMAT_VERSION,
+    MODEL_KIND,
     apply_training_state,
+    read_model,
     read_training_state,
     resumed_config,
     save_training_state,
 )
 from neuroplay.rl.envs import env_spaces, evaluate_policy, make_vec_env
 from neuroplay.rl.optim import Adam
-from neuroplay.rl.qnet import QNetwork, weight_shapes
+from neuroplay.rl.qnet import QNetwork
 from neuroplay.rl.replay import NStepAccumulator, ReplayMemory
 
-MODEL_KIND = "neuroplay.dqn.model"
 RUN_FILES = ("model.pt", "checkpoint.pt", "metrics.csv", "learning_curve.png")  # what a run writes in its folder
-FORMAT_VERSION = 1
-# what a model file holds besides its settings (see DQN._model_payload): the observation shape and
-# action count of the settings' environment, and the weights of the network the settings describe
-# ("net": their names and shapes, from qnet.weight_shapes)
-MODEL_SCHEMA = Dict(
-    {
-        "obs_shape": List(Int(1, 10**9), bind="obs_shape"),
-        "n_actions": Int(1, 10**9, bind="n_actions"),
-        "q": Weights("net"),
-    }
-)
 
 # seeds for evaluation episodes are derived from (seed, EVAL_STREAM, index) so they never
 # coincide with the training environment's seed
@@ -178,15 +168,7 @@ class DQN:
         path = Path(path)
         if path.is_dir():
             path = path / "model.pt"
-        data = load_checkpoint(path, MODEL_KIND, FORMAT_VERSION)
-        check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
-        # validate, then build: the settings pass the CLI's bounds, then every weight must have the
-        # name, shape and dtype those settings give it and be finite; only then is the network made
-        with about_file(path):
-            config = DQNConfig.from_dict({**data["config"], "device": device})
-        obs_shape, n_actions, _ = env_spaces(config.env_id)
-        net = weight_shapes(math.prod(obs_shape), n_actions, config.hidden, config.dueling)
-        validate(path, data, MODEL_SCHEMA, {"net": net, "obs_shape": obs_shape, "n_actions": n_actions})
+        config, data = read_model(path, device)  # all checked before the network is built
         with about_file(path):
             agent = cls(config)
         agent.q.load_state_dict(data["q"], strict=True)

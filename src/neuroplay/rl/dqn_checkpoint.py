@@ -1,6 +1,8 @@
-"""A DQN run's ``checkpoint.pt``: the whole training state, so a resumed run continues exactly.
+"""A DQN's files: ``model.pt`` (settings and Q-network) and a run's ``checkpoint.pt`` (the whole
+training state, so a resumed run continues exactly). Both are checked whole, against sizes derived
+from their own validated settings, before anything is built from them.
 
-It holds the settings, both networks, the optimiser, the replay memory and n-step queues, the
+The checkpoint holds the settings, both networks, the optimiser, the replay memory and n-step queues, the
 environments mid-episode, every counter, the kept model and both random generators: a run
 stopped at any step and resumed ends exactly where the uninterrupted run would have.
 """
@@ -16,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from neuroplay.common.checkpoint import save_checkpoint
-from neuroplay.common.errors import UserError, check
+from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
+from neuroplay.common.errors import UserError, about_file, check
 from neuroplay.common.schema import (
     RNG,
     TORCH_RNG,
@@ -43,6 +45,18 @@ from neuroplay.rl.qnet import weight_shapes
 if TYPE_CHECKING:
     from neuroplay.rl.dqn import Trainer
 
+MODEL_KIND = "neuroplay.dqn.model"
+FORMAT_VERSION = 1  # model files
+# what a model file holds besides its settings (see DQN._model_payload): the observation shape and
+# action count of the settings' environment, and the weights of the network the settings describe
+# ("net": their names and shapes, from qnet.weight_shapes)
+MODEL_SCHEMA = Dict(
+    {
+        "obs_shape": List(Int(1, 10**9), bind="obs_shape"),
+        "n_actions": Int(1, 10**9, bind="n_actions"),
+        "q": Weights("net"),
+    }
+)
 CHECKPOINT_KIND = "neuroplay.dqn.checkpoint"
 CHECKPOINT_VERSION = 1
 STEPS_MAX = 10**11  # counters: beyond any budget a DQNConfig allows (10**10 steps), well within int64
@@ -124,6 +138,20 @@ CHECKPOINT_SCHEMA = Dict(
         "torch_rng": TORCH_RNG,
     }
 )
+
+
+def read_model(path: Path, device: str) -> tuple[DQNConfig, dict]:
+    """The settings (to run on ``device``) and contents of the model file ``path``: the settings
+    pass the command line's bounds, then every weight must have the name, shape and dtype those
+    settings give it and be finite."""
+    data = load_checkpoint(path, MODEL_KIND, FORMAT_VERSION)
+    check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
+    with about_file(path):
+        config = DQNConfig.from_dict({**data["config"], "device": device})
+    obs_shape, n_actions, _ = env_spaces(config.env_id)
+    net = weight_shapes(math.prod(obs_shape), n_actions, config.hidden, config.dueling)
+    validate(path, data, MODEL_SCHEMA, {"net": net, "obs_shape": obs_shape, "n_actions": n_actions})
+    return config, data
 
 
 def resumed_config(run_dir: str | os.PathLike[str], **overrides: Any) -> DQNConfig:

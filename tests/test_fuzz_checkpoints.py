@@ -10,6 +10,7 @@ checksum is valid). Derandomized, so CI sees the same files every time.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,6 +121,18 @@ def _laptop_memory(monkeypatch):
     monkeypatch.setattr(bounds, "available_memory", lambda device=None: 8 * 2**30)
 
 
+def _loaded_or_refused(load, named: Path):
+    """``load()``, or None when it refused the file with a UserError that names ``named``."""
+    try:
+        value = load()
+    except UserError as exc:
+        event("refused")
+        assert str(named) in str(exc)
+        return None
+    event("loaded")
+    return value
+
+
 @SETTINGS
 @given(data=st.data())
 def test_any_model_file_loads_into_a_working_agent_or_is_refused(files, tmp_path, data):
@@ -127,13 +140,8 @@ def test_any_model_file_loads_into_a_working_agent_or_is_refused(files, tmp_path
 
     path = tmp_path / "model.pt"
     _craft(files / "dqn" / "model.pt", path, MODEL_KIND, data.draw)
-    try:
-        agent = DQN.load(path)
-    except UserError as exc:
-        event("refused")
-        assert str(path) in str(exc)
+    if (agent := _loaded_or_refused(lambda: DQN.load(path), path)) is None:
         return
-    event("loaded")
     q = agent.q_values(np.zeros((1, *agent.obs_shape), dtype=np.float32))
     assert np.isfinite(q).all()
 
@@ -145,13 +153,8 @@ def test_any_champion_file_loads_a_bird_that_flies_or_is_refused(files, tmp_path
 
     path = tmp_path / "champion.pt"
     _craft(files / "evo" / "champion.pt", path, CHAMPION_KIND, data.draw)
-    try:
-        bird = load_champion(path)
-    except UserError as exc:
-        event("refused")
-        assert str(path) in str(exc)
+    if (bird := _loaded_or_refused(lambda: load_champion(path), path)) is None:
         return
-    event("loaded")
     flaps = bird.policy()(np.zeros((2, 3)))
     assert flaps.shape == (2,)
 
@@ -168,12 +171,6 @@ def test_any_run_checkpoint_resumes_or_is_refused(files, tmp_path_factory, data)
     shutil.rmtree(run)
     shutil.copytree(files / "dqn", run)
     _craft(files / "dqn" / "checkpoint.pt", run / "checkpoint.pt", CHECKPOINT_KIND, data.draw)
-    try:
-        agent = DQN.resume(run, total_steps=140)
-        result = agent.train(run, resume=True)
-    except UserError as exc:
-        event("refused")
-        assert str(run / "checkpoint.pt") in str(exc)
-        return
-    event("resumed")
-    assert result.env_steps >= 120
+    result = _loaded_or_refused(lambda: DQN.resume(run, total_steps=140).train(run, resume=True), run / "checkpoint.pt")
+    if result is not None:
+        assert result.env_steps >= 120

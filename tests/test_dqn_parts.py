@@ -148,3 +148,52 @@ def test_qnetwork_shapes_and_dueling_identity():
 def test_config_rejects_invalid_values(bad):
     with pytest.raises(UserError):
         DQNConfig(**bad)
+
+
+@pytest.mark.parametrize(
+    "obs, actions, hidden, dueling", [(4, 2, (128, 128), False), (6, 3, (5,), True), (2, 3, (), False)]
+)
+def test_weight_shapes_are_those_of_the_network_they_describe(obs, actions, hidden, dueling):
+    """A model file is judged against these before a network exists: they must be the network's."""
+    from neuroplay.rl.qnet import weight_shapes
+
+    net = QNetwork(obs, actions, hidden, dueling)
+    expected = [(name, tuple(t.shape)) for name, t in net.state_dict().items()]
+    assert list(weight_shapes(obs, actions, hidden, dueling).items()) == expected
+    assert [tuple(p.shape) for p in net.parameters()] == [shape for _, shape in expected]  # Adam's order
+
+
+def test_adam_saves_one_form_on_either_path_and_resumes_across_them():
+    """The fused kernel (CPU) and torch's Adam (elsewhere) save the same plain state, so a run saved
+    by one continues on the other with the same parameters as if it had never switched."""
+    from neuroplay.rl.optim import Adam
+
+    def make(fallback: bool):
+        torch.manual_seed(0)
+        net = QNetwork(4, 2, (8,))
+        opt = Adam(net.parameters(), lr=1e-2)
+        if fallback:  # what a CUDA device gets
+            opt._fallback = torch.optim.Adam(opt.params, lr=1e-2)
+        return net, opt
+
+    def steps(net, opt, n, seed):
+        g = torch.Generator().manual_seed(seed)
+        for _ in range(n):
+            opt.zero_grad()
+            net(torch.randn(16, 4, generator=g)).pow(2).mean().backward()
+            opt.step()
+
+    reference, ref_opt = make(False)
+    steps(reference, ref_opt, 3, 1)
+    steps(reference, ref_opt, 3, 2)
+    for first, second in ((True, False), (False, True)):
+        net_a, opt_a = make(first)
+        steps(net_a, opt_a, 3, 1)
+        state = opt_a.state_dict()
+        assert set(state) == {"exp_avg", "exp_avg_sq", "steps"} and float(state["steps"][0]) == 3.0
+        net_b, opt_b = make(second)
+        net_b.load_state_dict(net_a.state_dict())
+        opt_b.load_state_dict(state)
+        steps(net_b, opt_b, 3, 2)
+        for p, q in zip(net_b.parameters(), reference.parameters(), strict=True):
+            assert torch.allclose(p, q, atol=1e-6)

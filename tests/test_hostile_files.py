@@ -191,15 +191,14 @@ CORRUPTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def originals(tmp_path_factory) -> dict[str, Path]:
-    """A tiny DQN run and a tiny evolution run, each stopped before its budget (so it may resume)."""
+def make_originals(root: Path) -> dict[str, Path]:
+    """A tiny DQN run and a tiny evolution run in ``root``, each stopped before its budget (so it may
+    resume): the files every corruption starts from (benchmarks/hostile_cases.py uses them too)."""
     from neuroplay.evo.config import EvolveConfig
     from neuroplay.evo.ga import evolve
     from neuroplay.rl.config import DQNConfig
     from neuroplay.rl.dqn import DQN
 
-    root = tmp_path_factory.mktemp("runs")
     dqn = DQNConfig(
         num_envs=2, hidden=(8,), buffer_size=400, batch_size=16, learning_starts=32, total_steps=300,
         eval_every=150, eval_episodes=2, checkpoint_every=100, n_step=3,
@@ -211,6 +210,11 @@ def originals(tmp_path_factory) -> dict[str, Path]:
     )  # fmt: skip
     evolve(evo, root / "evo")
     return {"dqn": root / "dqn", "evo": root / "evo"}
+
+
+@pytest.fixture(scope="module")
+def originals(tmp_path_factory) -> dict[str, Path]:
+    return make_originals(tmp_path_factory.mktemp("runs"))
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -266,6 +270,31 @@ def test_a_network_too_big_is_refused_before_it_is_built(hidden, originals, run_
     _craft(originals["dqn"] / "model.pt", tmp_path / "model.pt", _set("config", "hidden", value=hidden))
     code, _, err = run_cli("dqn", "eval", tmp_path / "model.pt")
     assert code == 2 and err.startswith(f"error: {tmp_path / 'model.pt'}: ") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        _set("q", "head.weight", value=torch.zeros(2, 9)),
+        _set("optimizer", "exp_avg", value=[]),
+        _set("replay", "action", value=torch.full((300,), 7)),
+        _set("kept_q", value={"head.bias": torch.zeros(2)}),
+    ],
+    ids=["q shape", "adam moments", "replay action", "kept network"],
+)
+def test_a_resume_checks_the_whole_state_before_it_builds_anything(edit, originals, tmp_path, monkeypatch):
+    """Network, optimiser and replay memory are made only once the file has passed, so a file can
+    neither make them allocate what its weights do not hold nor fail halfway through filling them."""
+    import neuroplay.rl.dqn as dqn
+    from neuroplay.common.errors import UserError
+
+    run = tmp_path / "run"
+    shutil.copytree(originals["dqn"], run)
+    _craft(run / "checkpoint.pt", run / "checkpoint.pt", edit)
+    for name in ("QNetwork", "ReplayMemory", "Adam", "make_vec_env"):
+        monkeypatch.setattr(dqn, name, lambda *a, _name=name, **k: pytest.fail(f"{_name} was built"))
+    with pytest.raises(UserError, match=re.escape(str(run / "checkpoint.pt"))):
+        dqn.DQN.resume(run, total_steps=400)
 
 
 def test_untouched_files_still_load_and_resume(originals, run_cli, tmp_path):

@@ -5,14 +5,12 @@ same way: one ``error: ...`` line on stderr and exit code 2; and every Ctrl-C or
 the first import on, ends with one ``interrupted`` line and exit code 130 (:mod:`.interrupts`).
 """
 
-from __future__ import annotations
-
-from neuroplay.cli import interrupts
-
 # first of all: a signal while the rest of the command line loads ends with one line, not a
 # traceback of the import it stopped; put back at the end of this module, so that a program
 # importing neuroplay.cli (the tests, the studio) keeps its own handlers
-_STARTUP = interrupts.exit_at_once()
+from neuroplay.cli import startup
+
+_STARTUP = startup.install()
 
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -21,6 +19,7 @@ import traceback  # noqa: E402
 import typer  # noqa: E402
 
 from neuroplay import __version__  # noqa: E402
+from neuroplay.cli import interrupts  # noqa: E402
 from neuroplay.common.errors import UserError  # noqa: E402
 
 app = typer.Typer(

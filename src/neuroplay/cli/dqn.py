@@ -114,7 +114,8 @@ def train_cmd(
         agent = (
             DQN(DQNConfig(**settings)) if typed is None else DQN.resume(run_dir, **{"device": common.device, **typed})
         )
-    agent.check_memory()  # before the bar: a refusal is one clean line
+    if typed is None:  # before the bar: a refusal is one clean line (DQN.resume has checked its own)
+        agent.check_memory()
     config = agent.config
     with stop_requests() as stop_requested, make_progress(disable=common.quiet) as progress:
         task = progress.add_task("dqn", total=config.total_steps, status="")

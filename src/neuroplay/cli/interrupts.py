@@ -3,9 +3,10 @@
 SIGTERM is what ``timeout``, ``kill``, systemd, Slurm and Ray send to stop a process; here it
 means exactly what Ctrl-C (SIGINT) means. There are three moments:
 
-1. start-up, while the command line itself is imported (:func:`exit_at_once`): nothing has
-   been written yet, so a signal prints ``interrupted`` and exits 130 at once; otherwise Python
-   prints the traceback of whichever import it stopped (typer, rich …);
+1. start-up, while the command line itself is imported (:mod:`.startup`, the first thing
+   ``neuroplay.cli`` does, and :func:`exit_at_once`): nothing has been written yet, so a signal
+   prints ``interrupted`` and exits 130 at once; otherwise Python prints the traceback of
+   whichever import it stopped (typer, rich …);
 2. a command running (:func:`signals_interrupt`, for the whole of ``main()``): a signal raises
    :class:`KeyboardInterrupt`, so ``finally`` blocks run (an atomic write removes its temporary
    file) and ``main()`` prints the one line. A default SIGTERM would kill the process with no
@@ -21,12 +22,11 @@ The handlers are Python-level, so they run between bytecodes: a signal during a 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 from collections.abc import Callable, Iterator
 
-EXIT_CODE = 130  # 128 + SIGINT, the shell's code for a command stopped by Ctrl-C; SIGTERM ends the same way
-MESSAGE = "interrupted"
+from neuroplay.cli.startup import EXIT_CODE, MESSAGE, exit_now  # noqa: F401 (EXIT_CODE, MESSAGE: shared names)
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # set by every signal while a command runs: a KeyboardInterrupt raised inside a finalizer (``__del__``)
 # or under a library's bare ``except:`` is lost, but the request it carried is not (stop_requests)
@@ -55,15 +55,10 @@ def restore(previous: Handlers) -> None:
         signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
-def _exit_now(signum: int, frame: object) -> None:
-    os.write(2, f"{MESSAGE}\n".encode())
-    os._exit(EXIT_CODE)  # start-up: nothing to save or clean up, and no traceback to show
-
-
 def exit_at_once() -> Handlers:
     """From now until :func:`restore`, Ctrl-C or SIGTERM prints ``interrupted`` and exits 130 at
     once. For the start-up, before ``main()`` takes over; returns the handlers it replaced."""
-    return _install(_exit_now)
+    return _install(exit_now)
 
 
 def _raise(signum: int, frame: object) -> None:

@@ -278,6 +278,43 @@ class Tensor(Rule):
 
 
 @dataclass(frozen=True)
+class Weights(Rule):
+    """Finite tensors of ``dtype`` with exactly the shapes ``dims[shapes]`` lists: a dict of name ->
+    shape (a network's state dict: the same names) or a list of shapes (an optimiser's tensors, one
+    per parameter, in order). The shapes come from validated settings, so a file is judged before
+    the network it describes is built."""
+
+    shapes: str
+    dtype: torch.dtype = torch.float32
+
+    def check(self, value: Any, at: str, dims: Dims) -> None:
+        shapes = dims[self.shapes]
+        if isinstance(shapes, Mapping):
+            if not isinstance(value, Mapping) or set(value) != set(shapes):
+                got = sorted(map(str, value)) if isinstance(value, Mapping) else type(value).__name__
+                raise Invalid(f"{_name(at)} holds {str(got)[:120]}, expected {sorted(shapes)}"[:300])
+            items = [(f"{at}.{k}", value[k], shapes[k]) for k in shapes]
+        else:
+            if not isinstance(value, list | tuple) or len(value) != len(shapes):
+                got = f"{len(value)} items" if isinstance(value, list | tuple) else f"a {type(value).__name__}"
+                raise Invalid(f"{_name(at)} holds {got}, expected {len(shapes)} tensors")
+            items = [(f"{at}[{i}]", v, shape) for i, (v, shape) in enumerate(zip(value, shapes, strict=True))]
+        for where, v, shape in items:
+            Tensor(self.dtype, tuple(shape)).check(v, where, dims)
+
+
+@dataclass(frozen=True)
+class Switch(Rule):
+    """The rule of ``rules`` that ``dims[key]`` names (an optimiser's state by its kind)."""
+
+    key: str
+    rules: Mapping[str, Rule]
+
+    def check(self, value: Any, at: str, dims: Dims) -> None:
+        self.rules[dims[self.key]].check(value, at, dims)
+
+
+@dataclass(frozen=True)
 class Like(Rule):
     """The same structure as the template value ``dims[template]`` (what a fresh network, optimiser
     or environment of the file's own settings would save): the same keys, lengths, tensor dtypes and

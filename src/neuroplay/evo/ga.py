@@ -165,6 +165,7 @@ class _Run:
         c = self.c
         c.check_memory()  # a population of terabytes is refused, not allocated
         t0 = time.perf_counter()
+        saved = self._read() if resume else None  # checked before anything is built
         self.rng = np.random.default_rng(c.seed)
         self.genomes = self.shape.init(c.population, self.rng)
         if c.algorithm == "default" and c.couple_inputs:
@@ -176,8 +177,8 @@ class _Run:
         self.stats: list[dict] = []
         self.champion: Champion | None = None
         self.early: Champion | None = None
-        if resume:
-            self._load()
+        if saved is not None:
+            self._load(saved)
         interrupted = False
         classic = c.algorithm == "classic"
 
@@ -372,10 +373,11 @@ class _Run:
             save_champion(self.out / "champion.pt", self.champion, self.c)
         write_csv(self.out / "stats.csv", self.stats)
 
-    def _load(self) -> None:
+    def _read(self) -> dict:
         check(self.out is not None, "resume needs the run directory")
-        path = self.out / "checkpoint.pt"
-        data, _ = read_checkpoint(path, current=self.c)  # every value checked before any is used
+        return read_checkpoint(self.out / "checkpoint.pt", current=self.c)[0]  # every value checked
+
+    def _load(self, data: dict) -> None:
         self.genomes = data["genomes"].numpy().copy()
         self.generation, self.solved = data["generation"], data["solved"]
         self.elapsed_before = float(data["elapsed"])

@@ -27,33 +27,28 @@ import torch
 import torch.nn.functional as F
 
 from neuroplay.common.bounds import check_fits
-from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
+from neuroplay.common.checkpoint import save_checkpoint
 from neuroplay.common.errors import about_file, check
 from neuroplay.common.io import write_csv
 from neuroplay.common.runlock import hold_run_folder
 from neuroplay.common.runtime import resolve_device, torch_threads
-from neuroplay.common.schema import Dict, Int, Like, List, validate
 from neuroplay.common.seeding import derive_seed, seed_everything
 from neuroplay.rl.config import DQNConfig
 from neuroplay.rl.dqn_checkpoint import (
-    check_network_is_in_file,
-    load_training_state,
+    FORMAT_VERSION,
+    MODEL_KIND,
+    apply_training_state,
+    read_model,
+    read_training_state,
     resumed_config,
     save_training_state,
 )
-from neuroplay.rl.envs import evaluate_policy, make_vec_env
+from neuroplay.rl.envs import env_spaces, evaluate_policy, make_vec_env
 from neuroplay.rl.optim import Adam
 from neuroplay.rl.qnet import QNetwork
 from neuroplay.rl.replay import NStepAccumulator, ReplayMemory
 
-MODEL_KIND = "neuroplay.dqn.model"
 RUN_FILES = ("model.pt", "checkpoint.pt", "metrics.csv", "learning_curve.png")  # what a run writes in its folder
-FORMAT_VERSION = 1
-# what a model file holds besides its settings (see DQN._model_payload): the observation shape and
-# action count of the settings' environment, and the weights of the network the settings describe
-MODEL_SCHEMA = Dict(
-    {"obs_shape": List(Int(1, 10**9), bind="obs_shape"), "n_actions": Int(1, 10**9, bind="n_actions"), "q": Like("net")}
-)
 
 # seeds for evaluation episodes are derived from (seed, EVAL_STREAM, index) so they never
 # coincide with the training environment's seed
@@ -100,11 +95,9 @@ class DQN:
 
     def __init__(self, config: DQNConfig | None = None):
         self.config = config or DQNConfig()
+        self._resume_state: tuple[Path, dict] | None = None
         self.device = resolve_device(self.config.device)
-        probe = make_vec_env(self.config.env_id, 1)
-        self.obs_shape = probe.single_observation_space.shape
-        self.n_actions = int(probe.single_action_space.n)
-        probe.close()
+        self.obs_shape, self.n_actions, _ = env_spaces(self.config.env_id)
         self.check_memory(training=False)  # a network of terabytes is refused, not allocated
         torch.manual_seed(self.config.seed)
         self.q = self._new_net()
@@ -176,15 +169,9 @@ class DQN:
         path = Path(path)
         if path.is_dir():
             path = path / "model.pt"
-        data = load_checkpoint(path, MODEL_KIND, FORMAT_VERSION)
-        check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
-        check_network_is_in_file(path, data)
-        # the settings pass the CLI's bounds and the memory estimate before the network is built,
-        # then the weights must fit that network, all finite, before any is used
+        config, data = read_model(path, device)  # all checked before the network is built
         with about_file(path):
-            agent = cls(DQNConfig.from_dict({**data["config"], "device": device}))
-        sizes = {"net": agent.q.state_dict(), "obs_shape": tuple(agent.obs_shape), "n_actions": agent.n_actions}
-        validate(path, data, MODEL_SCHEMA, sizes)
+            agent = cls(config)
         agent.q.load_state_dict(data["q"], strict=True)
         return agent
 
@@ -197,10 +184,13 @@ class DQN:
         ``total_steps``, evaluation and checkpoint cadence, device, threads); any other must equal
         its saved value. A run that is already solved is a :class:`UserError`.
         """
+        path = Path(run_dir) / "checkpoint.pt"
         config = resumed_config(run_dir, **overrides)
-        with about_file(Path(run_dir) / "checkpoint.pt"):  # the saved settings are at fault
+        state = read_training_state(path, config)  # all of it checked before anything is built
+        with about_file(path):  # the saved settings are at fault
             agent = cls(config)
             agent.check_memory()  # its replay memory too, before any is allocated
+        agent._resume_state = (path.resolve(), state)  # train(run_dir, resume=True) takes it, not re-reads it
         return agent
 
     # ---- training -------------------------------------------------------------------------
@@ -276,10 +266,14 @@ class Trainer:
     def run(self, resume: bool) -> TrainResult:
         c, agent = self.c, self.agent
         self.t0 = time.perf_counter()
+        if resume:  # the saved state is read and checked before anything is built
+            check(self.out is not None, "resume needs the run directory")
+            path = (self.out / "checkpoint.pt").resolve()
+            kept, agent._resume_state = agent._resume_state, None
+            saved = kept[1] if kept is not None and kept[0] == path else read_training_state(path, self.c)
         self._init_state()
         if resume:
-            check(self.out is not None, "resume needs the run directory")
-            load_training_state(self.out / "checkpoint.pt", self)
+            apply_training_state(path, saved, self)
         epsilon = c.epsilon
         next_eval = (self.env_steps // c.eval_every + 1) * c.eval_every
         next_ckpt = (self.env_steps // c.checkpoint_every + 1) * c.checkpoint_every

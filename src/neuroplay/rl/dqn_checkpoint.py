@@ -1,6 +1,8 @@
-"""A DQN run's ``checkpoint.pt``: the whole training state, so a resumed run continues exactly.
+"""A DQN's files: ``model.pt`` (settings and Q-network) and a run's ``checkpoint.pt`` (the whole
+training state, so a resumed run continues exactly). Both are checked whole, against sizes derived
+from their own validated settings, before anything is built from them.
 
-It holds the settings, both networks, the optimiser, the replay memory and n-step queues, the
+The checkpoint holds the settings, both networks, the optimiser, the replay memory and n-step queues, the
 environments mid-episode, every counter, the kept model and both random generators: a run
 stopped at any step and resumed ends exactly where the uninterrupted run would have.
 """
@@ -16,17 +18,45 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from neuroplay.common.checkpoint import save_checkpoint
-from neuroplay.common.errors import UserError, check
-from neuroplay.common.schema import RNG, TORCH_RNG, Bool, Dict, Int, Like, List, Opt, Real, Tensor, Tuple, validate
+from neuroplay.common.checkpoint import load_checkpoint, save_checkpoint
+from neuroplay.common.errors import UserError, about_file, check
+from neuroplay.common.schema import (
+    RNG,
+    TORCH_RNG,
+    Bool,
+    Dict,
+    Int,
+    List,
+    Opt,
+    Real,
+    Switch,
+    Tensor,
+    Tuple,
+    Weights,
+    validate,
+)
 from neuroplay.common.seeding import rng_state, set_rng_state
 from neuroplay.common.settings import load_run_checkpoint
 from neuroplay.rl.config import DQNConfig
-from neuroplay.rl.envs import EnvSnapshot, restore_env, snapshot_env
+from neuroplay.rl.envs import EnvSnapshot, env_spaces, fresh_snapshot, restore_env, snapshot_env
+from neuroplay.rl.optim import ADAM_STATE
+from neuroplay.rl.qnet import weight_shapes
 
 if TYPE_CHECKING:
     from neuroplay.rl.dqn import Trainer
 
+MODEL_KIND = "neuroplay.dqn.model"
+FORMAT_VERSION = 1  # model files
+# what a model file holds besides its settings (see DQN._model_payload): the observation shape and
+# action count of the settings' environment, and the weights of the network the settings describe
+# ("net": their names and shapes, from qnet.weight_shapes)
+MODEL_SCHEMA = Dict(
+    {
+        "obs_shape": List(Int(1, 10**9), bind="obs_shape"),
+        "n_actions": Int(1, 10**9, bind="n_actions"),
+        "q": Weights("net"),
+    }
+)
 CHECKPOINT_KIND = "neuroplay.dqn.checkpoint"
 CHECKPOINT_VERSION = 1
 STEPS_MAX = 10**11  # counters: beyond any budget a DQNConfig allows (10**10 steps), well within int64
@@ -47,15 +77,17 @@ METRIC_SCHEMA = Dict(
         "eval_passes": _COUNT,
     }
 )
-# what save_training_state writes. Sizes come from the trainer the state is loaded into, which the
-# file's own (validated) settings built: "net", "optimizer", "env" are what its fresh network,
-# optimiser and environments save (the same keys, dtypes and shapes), "obs_shape" and "n_actions"
-# its environment's spaces, "pending" the n-step transitions an environment can have in progress
+# torch's SGD (without momentum it keeps no state per parameter; torch judges the rest when it loads)
+SGD_STATE = Dict({"state": Dict({}), "param_groups": List(Dict({"params": List(Int(), length="n_params")}), length=1)})
+# what save_training_state writes. Every size comes from the file's own settings, already checked
+# (read_training_state): "net" the network's tensor shapes, "params"/"steps" the optimiser's,
+# "env" what freshly reset environments save, "obs_shape", "obs_dtype" and "n_actions" the
+# environment's spaces, "pending" the n-step transitions an environment can have in progress
 CHECKPOINT_SCHEMA = Dict(
     {
-        "q": Like("net"),
-        "target": Like("net"),
-        "optimizer": Like("optimizer", loose=("state",)),  # torch's optimisers check their own state
+        "q": Weights("net"),
+        "target": Weights("net"),
+        "optimizer": Switch("optimizer", {"adam": ADAM_STATE, "sgd": SGD_STATE}),
         "replay": Dict(
             {
                 "capacity": Int(1, 10**9, bind="buffer_size"),
@@ -100,12 +132,26 @@ CHECKPOINT_SCHEMA = Dict(
                 "kept_passed": Bool(),
             }
         ),
-        "kept_q": Opt(Like("net")),
+        "kept_q": Opt(Weights("net")),
         "metrics": List(METRIC_SCHEMA),
         "rng": RNG,
         "torch_rng": TORCH_RNG,
     }
 )
+
+
+def read_model(path: Path, device: str) -> tuple[DQNConfig, dict]:
+    """The settings (to run on ``device``) and contents of the model file ``path``: the settings
+    pass the command line's bounds, then every weight must have the name, shape and dtype those
+    settings give it and be finite."""
+    data = load_checkpoint(path, MODEL_KIND, FORMAT_VERSION)
+    check(isinstance(data.get("config"), dict), f"{path}: checkpoint has no valid config")
+    with about_file(path):
+        config = DQNConfig.from_dict({**data["config"], "device": device})
+    obs_shape, n_actions, _ = env_spaces(config.env_id)
+    net = weight_shapes(math.prod(obs_shape), n_actions, config.hidden, config.dueling)
+    validate(path, data, MODEL_SCHEMA, {"net": net, "obs_shape": obs_shape, "n_actions": n_actions})
+    return config, data
 
 
 def resumed_config(run_dir: str | os.PathLike[str], **overrides: Any) -> DQNConfig:
@@ -157,25 +203,37 @@ def save_training_state(path: Path, t: Trainer) -> None:
     save_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, state)
 
 
-def load_training_state(path: Path, t: Trainer) -> None:
-    """Put the state saved in ``path`` into the freshly initialised trainer ``t``, whose settings
-    must be the saved ones but for those a resumed run may change (:attr:`DQNConfig.RESUMABLE`)."""
-    data, _ = load_run_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, DQNConfig, current=t.c)
+def read_training_state(path: Path, config: DQNConfig) -> dict:
+    """The training state saved in ``path``, every value checked (:data:`CHECKPOINT_SCHEMA`) against
+    sizes derived from the saved settings, which must be ``config``'s but for those a resumed run
+    may change (:attr:`DQNConfig.RESUMABLE`): nothing is built from the file before it passes."""
+    data, _ = load_run_checkpoint(path, CHECKPOINT_KIND, CHECKPOINT_VERSION, DQNConfig, current=config)
+    obs_shape, n_actions, obs_dtype = env_spaces(config.env_id)
+    net = weight_shapes(math.prod(obs_shape), n_actions, config.hidden, config.dueling)
     sizes = {
-        "net": t.agent.q.state_dict(),
-        "optimizer": t.opt.state_dict(),
-        "env": snapshot_env(t.env),
-        "obs_shape": tuple(t.agent.obs_shape),
-        "obs_dtype": torch.from_numpy(np.asarray(t.obs)).dtype,
-        "n_actions": t.agent.n_actions,
-        "buffer_size": t.c.buffer_size,
-        "num_envs": t.c.num_envs,
-        "pending": t.c.n_step - 1,  # NStepAccumulator.push folds a queue once it holds n steps
+        "net": net,
+        "params": list(net.values()),
+        "steps": [()] * len(net),
+        "n_params": len(net),
+        "optimizer": config.optimizer,
+        "env": fresh_snapshot(config.env_id, config.num_envs, config.seed),  # a few small objects
+        "obs_shape": obs_shape,
+        "obs_dtype": obs_dtype,
+        "n_actions": n_actions,
+        "buffer_size": config.buffer_size,
+        "num_envs": config.num_envs,
+        "pending": config.n_step - 1,  # NStepAccumulator.push folds a queue once it holds n steps
     }
-    validate(path, data, CHECKPOINT_SCHEMA, sizes)  # every value checked before any is used
+    validate(path, data, CHECKPOINT_SCHEMA, sizes)
+    return data
+
+
+def apply_training_state(path: Path, data: dict, t: Trainer) -> None:
+    """Put the state ``data`` read from ``path`` (:func:`read_training_state`) into the freshly
+    initialised trainer ``t``."""
     t.agent.q.load_state_dict(data["q"])
     t.target.load_state_dict(data["target"])
-    try:  # torch's optimisers judge their own state
+    try:  # torch's SGD judges its own param_groups
         t.opt.load_state_dict(data["optimizer"])
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise UserError(f"{path}: optimizer state does not match ({str(exc)[:120]})") from None
@@ -195,18 +253,3 @@ def load_training_state(path: Path, t: Trainer) -> None:
     t.metrics = list(data["metrics"])
     set_rng_state(t.rng, data["rng"])
     torch.set_rng_state(data["torch_rng"])
-
-
-def check_network_is_in_file(path: Path, data: dict) -> None:
-    """A model file holds every weight of its network, so the network its settings describe can
-    be no larger than the file: a small crafted file that claims a huge one is refused before the
-    network is built (its memory would be bounded by what is free, not by the file)."""
-    hidden, q = data["config"].get("hidden"), data.get("q")
-    if not (isinstance(hidden, list | tuple) and all(isinstance(h, int) and h > 0 for h in hidden)):
-        return  # the settings' own checks refuse it
-    held = sum(v.numel() for v in q.values() if isinstance(v, torch.Tensor)) if isinstance(q, dict) else 0
-    floor = sum(a * b for a, b in zip(hidden, hidden[1:], strict=False)) + 3 * sum(hidden)  # fewest weights
-    check(
-        floor <= 2 * held + 1024,
-        f"{path}: its settings describe a network of at least {floor:,} weights but it holds {held:,}",
-    )

@@ -37,6 +37,26 @@ def make_vec_env(env_id: str, num_envs: int, render_mode: str | None = None) -> 
     return env
 
 
+def env_spaces(env_id: str) -> tuple[tuple[int, ...], int, torch.dtype]:
+    """The observation shape, action count and observation dtype of ``env_id`` (one copy made
+    and closed): the sizes a file's contents are checked against before anything is built."""
+    probe = make_vec_env(env_id, 1)
+    space = probe.single_observation_space
+    probe.close()
+    return tuple(space.shape), int(probe.single_action_space.n), torch.from_numpy(np.zeros(0, space.dtype)).dtype
+
+
+def fresh_snapshot(env_id: str, num_envs: int, seed: int) -> list[dict]:
+    """What :func:`snapshot_env` saves for ``num_envs`` copies of ``env_id`` just reset with
+    ``seed``: the template a saved snapshot is checked against (see :class:`EnvSnapshot`)."""
+    env = make_vec_env(env_id, num_envs)
+    env.reset(seed=seed)
+    try:
+        return snapshot_env(env)
+    finally:
+        env.close()
+
+
 def check_spaces(env: gym.vector.VectorEnv, env_id: str) -> None:
     obs_space, act_space = env.single_observation_space, env.single_action_space
     if not isinstance(obs_space, gym.spaces.Box) or not isinstance(act_space, gym.spaces.Discrete):

@@ -37,3 +37,18 @@ class QNetwork(nn.Module):
         if self.value is not None:
             q = F.linear(z, self.value.weight, self.value.bias) + q - q.mean(dim=-1, keepdim=True)
         return q
+
+
+def weight_shapes(obs_dim: int, n_actions: int, hidden: tuple[int, ...], dueling: bool = False) -> dict:
+    """The name and shape of every tensor in the state dict of ``QNetwork(obs_dim, n_actions,
+    hidden, dueling)``, in its order (that of ``parameters()`` too), from the sizes alone: what a
+    model file must hold is checked against these before any network is built."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    width = obs_dim
+    for i, h in enumerate(hidden):  # body.{0,2,4,...}: the Linear layers between the ReLUs
+        shapes[f"body.{2 * i}.weight"], shapes[f"body.{2 * i}.bias"] = (h, width), (h,)
+        width = h
+    shapes["head.weight"], shapes["head.bias"] = (n_actions, width), (n_actions,)
+    if dueling:
+        shapes["value.weight"], shapes["value.bias"] = (1, width), (1,)
+    return shapes

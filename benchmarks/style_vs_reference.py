@@ -76,7 +76,7 @@ class Reference:
 
     def run(self, seconds: float, snapshot_at: float):
         """Optimise for ``seconds``; return (image at ``snapshot_at``, final image, trajectory, iterations)."""
-        x = self.content.clone().requires_grad_(True)
+        x = self.content.clone().contiguous().requires_grad_(True)
         optimiser = torch.optim.LBFGS([x], max_iter=1)
         trajectory, snapshot = [], None
 
@@ -166,7 +166,8 @@ def presized(path: Path, out: Path) -> torch.Tensor:
     picture that both runs and the scoring are given."""
     from neuroplay.vision.image import load_image, resize_longest, save_image
 
-    return load_image(save_image(resize_longest(load_image(path), SIZE), out / f"input_{path.stem}.png"))
+    picture = save_image(resize_longest(load_image(path), SIZE), out / f"input_{path.stem}.png")
+    return load_image(picture).contiguous()  # L-BFGS views the gradient flat: a dense layout
 
 
 def compare(content: torch.Tensor, style: torch.Tensor, out: Path) -> bool:

@@ -163,6 +163,7 @@ def test_multiscale_runs_coarse_to_fine(content, style_img):
     assert default_scales(512) == (128, 256, 512)
     assert default_scales(200) == (200,)
     assert [n for _, n in StyleConfig(size=512).schedule()] == list(DEFAULT_ITERATIONS[::-1])  # finest last
+    assert StyleConfig(size=512).schedule() == [(128, 20), (256, 20), (512, 110)]  # most of the time at the finest
     assert [n for _, n in StyleConfig(size=512, iterations=30).schedule()][-1] == 30
     config = StyleConfig(size=64, scales=(32, 64), iterations=(4, 3), save_every=3)
     steps = []

@@ -110,13 +110,31 @@ def train_cmd(
     parsed = {"content_layers": _names(content_layers), "style_layers": _names(style_layers),
               "widths": parse_ints(widths, "--widths")}  # fmt: skip
     settings = settings_from_params(ctx, TrainConfig, **parsed)
-    callbacks = {}
+    if resume is not None:
+        if style is not None or content or output is not None or force or exclude is not None:
+            raise UserError(
+                "--resume DIR continues a run with its saved style, photos and model file; "
+                "give no STYLE, --content, --output, --exclude or --force"
+            )
+        typed, run_dir = typed_settings(ctx, settings, TrainConfig.RESUMABLE), resume
+    else:
+        if style is None or not content or output is None:
+            raise UserError("give STYLE, --content DIR and --output MODEL (or --resume DIR)")
+        if output.suffix.lower() != ".pt":
+            raise UserError(f"cannot save {output}: use a .pt file name for the model")
+        with options_named(ctx):
+            config = TrainConfig(**settings)
+        run_dir = run_dir_for(output)
+        if (run_dir / "checkpoint.pt").exists() and not force:
+            raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pass --force")
+        plan_outputs(files=[output, run_dir / "checkpoint.pt"], dirs=[run_dir], inputs=[style])
+        skip = _exclusions(exclude) if exclude is not None else []
     with stop_requests() as stop_requested, make_progress(disable=common.quiet or common.json) as progress:
         task = progress.add_task("stylenet", total=None, status="")
 
         def on_step(s) -> None:
-            progress.update(task, completed=s.step, total=s.steps, status=f"content {s.content_loss:.3g}  "
-                            f"style {s.style_loss:.3g}  total {s.total_loss:.4g}")  # fmt: skip
+            status = f"content {s.content_loss:.3g}  style {s.style_loss:.3g}  total {s.total_loss:.4g}"
+            progress.update(task, completed=s.step, total=s.steps, status=status)
 
         def note(message: str) -> None:
             if not common.quiet:
@@ -124,25 +142,9 @@ def train_cmd(
 
         callbacks = {"callback": on_step, "should_stop": stop_requested, "notify": note}
         if resume is not None:
-            if style is not None or content or output is not None or force:
-                raise UserError("--resume DIR continues a run with its saved style, photos and model file; "
-                                "give no STYLE, --content, --output or --force")  # fmt: skip
-            typed = typed_settings(ctx, settings, TrainConfig.RESUMABLE)
             with options_named(ctx):
                 result = resume_run(resume, **typed, **callbacks)
-            run_dir = resume
         else:
-            if style is None or not content or output is None:
-                raise UserError("give STYLE, --content DIR and --output MODEL (or --resume DIR)")
-            if output.suffix.lower() != ".pt":
-                raise UserError(f"cannot save {output}: use a .pt file name for the model")
-            run_dir = run_dir_for(output)
-            if (run_dir / "checkpoint.pt").exists() and not force:
-                raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pass --force")
-            plan_outputs(files=[output, run_dir / "checkpoint.pt"], dirs=[run_dir], inputs=[style])
-            with options_named(ctx):
-                config = TrainConfig(**settings)
-            skip = _exclusions(exclude) if exclude is not None else []
             result = train(config, style, content, output, exclude=skip, name=name, **callbacks)
     losses = result.losses
     report = (f"trained {result.steps} steps in {result.seconds:.0f} s: content {losses.get('content', 0):.3g}, "

@@ -11,7 +11,7 @@ instance normalisation (Ulyanov et al. 2016)::
 Every conv but the last is followed by instance norm and a ReLU, and pads by reflection so the
 border is not darkened. Each upsampling goes to the exact size of the matching encoder map (not
 just ×2), so any input size — odd sides included — comes back at its own size: the network is
-resolution-agnostic. The default widths (16, 32, 64) are half of Johnson's (32, 64, 128), about a
+resolution-agnostic (a side under ``MIN_SIDE`` is padded, then cut back). The default widths (16, 32, 64) are half of Johnson's (32, 64, 128), about a
 quarter of the work: measured here, that is what brings a 512 px photo under half a second on two
 CPU cores (BENCHMARKS.md).
 """
@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+MIN_SIDE = 16  # the 9×9 reflection pad needs 5 px, and each stride-2 stage halves the side
 
 
 class _Conv(nn.Sequential):
@@ -68,6 +70,10 @@ class StyleNet(nn.Module):
         self.out = _Conv(w1, 3, 9, last=True)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
+        h, w = image.shape[-2:]
+        if min(h, w) < MIN_SIDE:  # reflection padding needs a few pixels at every stage: pad, then cut back
+            image = F.pad(image, (0, max(0, MIN_SIDE - w), 0, max(0, MIN_SIDE - h)), mode="replicate")
+            return self.forward(image)[..., :h, :w]
         x1 = self.enc1(image)
         x2 = self.enc2(x1)
         x = self.res(self.enc3(x2))

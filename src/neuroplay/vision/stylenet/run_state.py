@@ -77,7 +77,24 @@ def read(run_dir: Path) -> tuple[dict, TrainConfig]:
     net, optimizer = _fresh(config)
     sizes = {"steps": config.steps, "net": net, "optimizer": optimizer, "step_count": len(data.get("history", []))}
     validate(path, data, SCHEMA, sizes)
+    _check_adam(
+        path, data["optimizer"]["state"], [p.shape for p in StyleNet(config.widths, config.blocks).parameters()]
+    )
     return data, config
+
+
+def _check_adam(path: Path, state: dict, shapes: list) -> None:
+    """Adam's moments, per parameter index: the parameter's shape, finite; its step a finite scalar."""
+    for index, entry in state.items():
+        ok = isinstance(index, int) and 0 <= index < len(shapes) and isinstance(entry, dict)
+        if ok:
+            moments = [entry.get("exp_avg"), entry.get("exp_avg_sq")]
+            ok = all(isinstance(m, torch.Tensor) and m.shape == shapes[index] and m.dtype == torch.float32
+                     and bool(torch.isfinite(m).all()) for m in moments)  # fmt: skip
+            step = entry.get("step")
+            ok = ok and isinstance(step, torch.Tensor) and step.numel() == 1 and bool(torch.isfinite(step).all())
+        if not ok:
+            raise UserError(f"{path}: optimizer.state[{index!r}] does not fit the network's parameters")
 
 
 def restore(run_dir: Path, state: dict, net: StyleNet, optimizer: torch.optim.Optimizer) -> None:

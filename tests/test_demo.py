@@ -49,7 +49,7 @@ def test_quick_demo_writes_the_page_and_every_file_it_shows(demo_run):
     assert [t for t in TITLES if f"<h2>{t}</h2>" in page] == list(TITLES)
     assert "seed 3" in page and "quick mode" in page
     sources = re.findall(r"<img src='([^']+)'", page)
-    assert len(sources) == 14
+    assert len(sources) == 17
     for src in sources:
         with Image.open(out / src) as im:  # each one a real picture
             assert im.width >= 32 and im.height >= 32

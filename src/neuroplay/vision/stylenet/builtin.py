@@ -36,11 +36,16 @@ class Builtin:
         return MODELS / f"{self.name}.md"
 
 
+# the sha256 of each shipped file's bytes (the files are written once, by the training run's export)
+SHA256 = {
+    "starry-night": "68e63af55143175f7b1a47b1c4179ce30de60fb37a13d69af01a7fe2f268c999",
+    "the-scream": "0e17bf96fc7e0e1225a99f8507faf070362511c744752c444a39c72f21d3ccce",
+}
 BUILTINS = {
     b.name: b
     for b in (
-        Builtin("starry-night", "The Starry Night, Vincent van Gogh, 1889 (public domain)", ""),
-        Builtin("the-scream", "The Scream, Edvard Munch, 1893 (public domain)", ""),
+        Builtin("starry-night", "The Starry Night, Vincent van Gogh, 1889 (public domain)", SHA256["starry-night"]),
+        Builtin("the-scream", "The Scream, Edvard Munch, 1893 (public domain)", SHA256["the-scream"]),
     )
 }
 

@@ -9,12 +9,11 @@ instance normalisation (Ulyanov et al. 2016)::
     → 9×9 conv (3) → sigmoid                                             RGB in [0, 1]
 
 Every conv but the last is followed by instance norm and a ReLU, and pads by reflection so the
-border is not darkened. Each upsampling goes to the exact size of the matching encoder map (not
-just ×2), so any input size — odd sides included — comes back at its own size: the network is
-resolution-agnostic (a side under ``MIN_SIDE`` is padded, then cut back). The default widths (16, 32, 64) are half of Johnson's (32, 64, 128), about a
-quarter of the work: measured here, that is what brings a 512 px photo under half a second on two
-CPU cores (BENCHMARKS.md).
-"""
+border is not darkened. Each upsampling goes to the exact size of the matching encoder map (not just
+×2), so any input size — odd sides included — comes back at its own size: the network is
+resolution-agnostic (a side under ``MIN_SIDE`` is padded, then cut back). The default widths (16,
+32, 64) are half of Johnson's (32, 64, 128), about a quarter of the work: measured here, that is
+what brings a 512 px photo under half a second on two CPU cores (BENCHMARKS.md)."""
 
 from __future__ import annotations
 

@@ -81,6 +81,9 @@ def main() -> None:
     parser.add_argument("--sheet-dir", type=Path, default=Path("docs"))
     parser.add_argument("--gatys-only", action="store_true", help="Only fill the cache of full Gatys runs.")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--cached-full-only", action="store_true", help="Use full Gatys runs only where cached; skip the others."
+    )
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"skipped: {DATA} not found")
@@ -92,17 +95,25 @@ def main() -> None:
     from neuroplay.vision.stylenet.builtin import load_builtin
 
     photos = holdout()[: args.photos]
-    for name in args.networks.split(","):
+    names = args.networks.split(",")
+    if args.gatys_only:  # photo by photo, so that a partial cache covers the same photos for every network
+        styles = {name: resize_longest(load_image(DATA / PAINTINGS[name]), SIZE) for name in names}
+        for photo in photos:
+            content = resize_longest(load_image(photo), SIZE)
+            for name in names:
+                seconds = gatys_full(content, styles[name], args.cache, f"{name}/{photo.stem}")[1]
+                print(f"{name}/{photo.stem}: full Gatys {seconds:.0f} s", flush=True)
+        return
+    for name in names:
         style = resize_longest(load_image(DATA / PAINTINGS[name]), SIZE)
-        model = None if args.gatys_only else load_builtin(name)
+        model = load_builtin(name)
         rows, sheet = [], []
         for photo in photos:
             content = resize_longest(load_image(photo), SIZE)
             key = f"{name}/{photo.stem}"
-            full, full_seconds = gatys_full(content, style, args.cache, key)
-            if model is None:
-                print(f"{key}: full Gatys {full_seconds:.0f} s", flush=True)
-                continue
+            full, full_seconds = None, None
+            if not args.cached_full_only or (args.cache / f"{key}.json").exists():
+                full, full_seconds = gatys_full(content, style, args.cache, key)
             stylize_image(model, content)  # warm-up
             times = []
             for _ in range(3):
@@ -114,21 +125,27 @@ def main() -> None:
             row = {"photo": photo.name, "net_seconds": net_seconds, "quick_seconds": quick_seconds,
                    "quick_iterations": quick_iters, "full_seconds": full_seconds}  # fmt: skip
             for label, image in (("network", net_out), ("gatys_same_time", quick), ("gatys_full", full)):
-                row[label] = score(image, content, style)
+                row[label] = score(image, content, style) if image is not None else None
             rows.append(row)
             print(json.dumps(row), flush=True)
-            sheet.append(torch.cat([content, net_out, quick, full], dim=-1) if content.shape == net_out.shape else None)
+            blank = torch.ones_like(content)  # no full run cached for this photo
+            sheet.append(torch.cat([content, net_out, quick, full if full is not None else blank], dim=-1))
         if not rows:
             continue
         print(f"\n{name}: total loss (content + 1e5 × style), 512 px, scored from 8-bit images")
         print(f"{'photo':28} {'network':>9} {'gatys same time':>16} {'gatys full':>11}  net s  full s")
         for r in rows:
+            full = f"{r['gatys_full']['total']:11.3f}  " if r["gatys_full"] else f"{'-':>11}  "
+            full_s = f"{r['full_seconds']:.0f}" if r["full_seconds"] else "-"
             print(f"{r['photo'][:28]:28} {r['network']['total']:9.3f} {r['gatys_same_time']['total']:16.3f} "
-                  f"{r['gatys_full']['total']:11.3f}  {r['net_seconds']:.2f}  {r['full_seconds']:.0f}")  # fmt: skip
-        med = {k: statistics.median(r[k]["total"] for r in rows) for k in ("network", "gatys_same_time", "gatys_full")}
-        print(f"{'median':28} {med['network']:9.3f} {med['gatys_same_time']:16.3f} {med['gatys_full']:11.3f}  "
-              f"{statistics.median(r['net_seconds'] for r in rows):.2f}  "
-              f"{statistics.median(r['full_seconds'] for r in rows):.0f}")  # fmt: skip
+                  f"{full}{r['net_seconds']:.2f}  {full_s}")  # fmt: skip
+        for subset, chosen in (("all photos", rows), ("photos with a full run", [r for r in rows if r["gatys_full"]])):
+            if not chosen:
+                continue
+            med = {k: statistics.median(r[k]["total"] for r in chosen if r[k]) if chosen[0][k] else float("nan")
+                   for k in ("network", "gatys_same_time", "gatys_full")}  # fmt: skip
+            print(f"{'median, ' + subset:28} {med['network']:9.3f} {med['gatys_same_time']:16.3f} "
+                  f"{med['gatys_full']:11.3f}  ({len(chosen)} photos)")  # fmt: skip
         _contact_sheet([s for s in sheet if s is not None], args.sheet_dir / f"stylenet_{name}_sheet.jpg")
 
 

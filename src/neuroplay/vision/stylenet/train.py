@@ -90,9 +90,10 @@ def train(
         "style": run_state.to_uint8(style_image),
         "style_name": Path(str(style)).name,
         "name": name or Path(model_path).stem,
-        "content": [str(Path(c)) for c in content],
-        "exclude": [str(Path(e)) for e in exclude],
-        "model_path": str(model_path),
+        # absolute, so that a resume from another working folder reads and writes the same files
+        "content": [str(Path(c).resolve()) for c in content],
+        "exclude": [str(Path(e).resolve()) for e in exclude],
+        "model_path": str(Path(model_path).resolve()),
         "preview": run_state.to_uint8(_preview_photo(files)),
     }
     run = _Run(config, state, files, run_dir_for(model_path), notify)

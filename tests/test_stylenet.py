@@ -181,3 +181,31 @@ def test_bad_inputs_are_user_errors(model, tmp_path):
         prepare_apply("builtin:nope", tmp_path / "p.png", tmp_path / "o.png")
     with pytest.raises(UserError, match="image file"):
         prepare_apply(model, tmp_path / "p.png", tmp_path / "o.gif")
+
+
+def test_the_command_line_trains_resumes_applies_and_lists(photos, tmp_path, run_cli):
+    import json
+
+    small = ["--steps", "2", "--batch-size", "1", "--crop", "32", "--style-size", "48", "--widths", "4,4,4",
+             "--blocks", "1", "--precision", "fp32", "--threads", "1", "--json"]  # fmt: skip
+    train_args = ["stylenet", "train", photos / "style.png", "--content", photos / "photos", "-o", tmp_path / "m.pt"]
+    code, out, err = run_cli(*train_args, *small)
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["steps"] == 2
+    code, _, err = run_cli(*train_args, *small)
+    assert code == 2 and "already holds a run" in err and err.count("\n") == 1
+    code, _, err = run_cli("stylenet", "train", "--resume", tmp_path / "m-run", "--crop", "64")
+    assert code == 2 and "--crop cannot change" in err, err
+    code, out, err = run_cli("stylenet", "train", "--resume", tmp_path / "m-run", "--steps", "3", "--json", "-q")
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["steps"] == 3
+    code, out, err = run_cli("stylenet", "apply", tmp_path / "m.pt", photos / "photos" / "a.png", "-o",
+                             tmp_path / "a.png", "--json")  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert {"wall_seconds", "seconds_per_image", "images", "output"} <= set(summary) and summary["images"] == 1
+    code, out, err = run_cli("stylenet", "list", "--json")
+    assert code == 0, err
+    rows = json.loads(out.strip().splitlines()[-1])["networks"]
+    assert [row["name"] for row in rows] == ["starry-night", "the-scream"] and all(row["ok"] for row in rows)
+    assert all(row["style"] and row["steps"] > 0 for row in rows)

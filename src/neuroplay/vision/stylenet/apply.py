@@ -168,9 +168,25 @@ def run_apply(job: ApplyJob, progress: Progress | None = None,
     return summary
 
 
+def image_bytes(height: int, width: int) -> int:
+    """The estimated peak memory of styling one ``height×width`` image."""
+    return BASE_BYTES + BYTES_PER_PIXEL * height * width
+
+
+def _check_image_memory(image: torch.Tensor, size: int | None, src: Path) -> None:
+    h, w = image.shape[-2:]
+    out_h, out_w = scaled_size(h, w, size) if size else (h, w)
+
+    def need(side: int) -> int:
+        return image_bytes(*scaled_size(h, w, side))
+
+    check_fits(f"styling {src} at {out_w}×{out_h}", image_bytes(out_h, out_w), "--size", max(out_h, out_w), need)
+
+
 def _one(job: ApplyJob, src: Path, out: Path) -> float:
     t = time.perf_counter()
     image = load_image(src)
+    _check_image_memory(image, job.config.size, src)
     styled = stylize_image(job.model, image, job.config.size, job.config.original_colors)
     save_image(styled, out)
     return time.perf_counter() - t

@@ -65,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--network", default="starry-night")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--video-runs", type=int, default=None, help="Runs of the video [default: --runs].")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if not DATA.is_dir():
@@ -84,19 +85,21 @@ def main() -> None:
                 s = run_apply(prepare_apply(spec, folder, tmp / f"out{side}_{run}", config))
                 per.append(s["seconds_per_image"])
                 wall.append(s["wall_seconds"])
+                print(f"{side} px run {run}: median {per[-1]:.3f} s per photo, wall {wall[-1]:.1f} s", flush=True)
             rows.append((f"folder of {len(photos())} photos, {side} px: s per photo", per))
             rows.append((f"folder of {len(photos())} photos, {side} px: wall s", wall))
         started = time.perf_counter()
         video = make_video(tmp / "clip.mp4")
-        print(f"made a 10 s 640×360 30 fps video in {time.perf_counter() - started:.1f} s")
+        print(f"made a 10 s 640×360 30 fps video in {time.perf_counter() - started:.1f} s", flush=True)
         walls = []
-        for run in range(args.runs):
+        for run in range(args.video_runs or args.runs):
             job = prepare_apply(
                 spec, video, tmp / f"styled_{run}.mp4", ApplyConfig(threads=args.threads, deflicker=0.5)
             )
             s = run_apply(job)
             assert s["frames"] == 300, s
             walls.append(s["wall_seconds"])
+            print(f"video run {run}: {walls[-1]:.1f} s, median {s['seconds_per_image']:.3f} s per frame", flush=True)
         rows.append(("video 10 s 640×360 (300 frames): wall s", walls))
     print(f"\n{spec}, torch threads {torch.get_num_threads() if args.threads is None else args.threads}")
     print(f"{'measure':52} {'median':>8} {'min':>8} {'max':>8}")

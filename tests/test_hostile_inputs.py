@@ -120,6 +120,7 @@ BAD_VALUES = [
     ("stylenet apply", "--size", [HUGE, "0"]),
     ("stylenet apply", "--deflicker", [NAN, INF, "2", "-1"]),
     ("stylenet apply", "--ray-workers", [HUGE, "0"]),
+    ("stylenet apply", "--precision", ["fp8"]),
 ]
 
 # (command, the arguments replacing its usual output, what the message names): outputs in the

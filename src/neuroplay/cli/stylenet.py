@@ -186,6 +186,12 @@ def apply_cmd(
         help="Video: 0 (off) to 0.95, how much of its last "
         "output a still pixel keeps; steadies textures between frames.",
     ),
+    precision: str = typer.Option(
+        _A.precision,
+        "--precision",
+        help=f"{', '.join(PRECISIONS)} (auto: bf16 where the hardware computes it natively; 1.7× faster on "
+        "a bf16 CPU, pixels within a few 1/255).",
+    ),
     ray: str = typer.Option(
         None,
         "--ray",
@@ -201,7 +207,8 @@ def apply_cmd(
     from neuroplay.vision.stylenet.apply import prepare_apply, run_apply
 
     with options_named(ctx):
-        config = ApplyConfig(size=size, original_colors=original_colors, deflicker=deflicker, device=common.device,
+        config = ApplyConfig(size=size, original_colors=original_colors, deflicker=deflicker, precision=precision,
+                             device=common.device,
                              threads=common.threads, seed=common.seed)  # fmt: skip
     if ray_workers is not None:
         in_range("--ray-workers", ray_workers, 1, 100_000)

@@ -28,7 +28,7 @@ import torch
 from neuroplay.common.bounds import check_fits
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import IMAGE_SUFFIXES, plan_outputs
-from neuroplay.common.runtime import resolve_device, torch_threads
+from neuroplay.common.runtime import resolve_device, resolve_precision, torch_threads
 from neuroplay.common.video import VIDEO_SUFFIXES, read_video, video_info, write_video
 from neuroplay.vision import color
 from neuroplay.vision.image import from_array, load_image, resize, save_image, scaled_size, to_array
@@ -42,14 +42,17 @@ STILL = 0.04  # the input change (mean over channels, 0..1) at which a pixel no 
 
 
 def stylize_image(model: StyleModel, image: torch.Tensor, size: int | None = None,
-                  original_colors: bool = False) -> torch.Tensor:  # fmt: skip
+                  original_colors: bool = False, precision: str = "fp32") -> torch.Tensor:  # fmt: skip
     """``image`` (``1×3×H×W`` in [0, 1]) through the network: longest side ``size`` (``None``:
-    its own), ``original_colors`` keeps the input's colours. Returns a CPU tensor in [0, 1]."""
+    its own), ``original_colors`` keeps the input's colours, ``precision`` ``fp32``, ``bf16`` or
+    ``auto`` (bfloat16 where the hardware computes it natively: on this project's CPU 1.7× faster,
+    pixels within a few 1/255 of float32's). Returns a CPU tensor in [0, 1]."""
     device = next(model.net.parameters()).device
     if size is not None:
         image = resize(image, scaled_size(image.shape[-2], image.shape[-1], size))
-    with torch.inference_mode():
-        out = model.net(image.to(device)).clamp(0, 1).float().cpu()
+    bf16 = resolve_precision(precision, device) == "bf16"
+    with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+        out = model.net(image.to(device)).float().clamp(0, 1).cpu()
     if original_colors:
         out = color.keep_colors(out, image.cpu())
     return out
@@ -187,7 +190,7 @@ def _one(job: ApplyJob, src: Path, out: Path) -> float:
     t = time.perf_counter()
     image = load_image(src)
     _check_image_memory(image, job.config.size, src)
-    styled = stylize_image(job.model, image, job.config.size, job.config.original_colors)
+    styled = stylize_image(job.model, image, job.config.size, job.config.original_colors, job.config.precision)
     save_image(styled, out)
     return time.perf_counter() - t
 
@@ -227,7 +230,7 @@ def _video(job: ApplyJob, progress: Progress | None, should_stop) -> tuple[list[
         frame = from_array(pixels)
         if job.config.size is not None:
             frame = resize(frame, scaled_size(frame.shape[-2], frame.shape[-1], job.config.size))
-        out = stylize_image(job.model, frame, None, job.config.original_colors)
+        out = stylize_image(job.model, frame, None, job.config.original_colors, job.config.precision)
         if job.config.deflicker > 0 and prev_out is not None:
             out = deflicker_blend(out, prev_out, frame, prev_in, job.config.deflicker)
         prev_in, prev_out = frame, out

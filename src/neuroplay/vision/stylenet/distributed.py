@@ -39,7 +39,8 @@ def _style_shard(widths, blocks, state, card, config, pairs):
     for src, out in pairs:
         t = time.perf_counter()
         try:
-            save_image(stylize_image(model, load_image(src), config.size, config.original_colors), out)
+            styled = stylize_image(model, load_image(src), config.size, config.original_colors, config.precision)
+            save_image(styled, out)
             rows.append((str(src), time.perf_counter() - t, None))
         except UserError as exc:
             rows.append((str(src), None, str(exc)))

@@ -18,6 +18,9 @@ COMMANDS = [
     ["weights", "list"],
     ["weights", "fetch"],
     ["weights", "verify"],
+    ["stylenet", "train", "style.png", "--content", "photos", "-o", "m.pt"],
+    ["stylenet", "apply", "builtin:starry-night", "photo.png", "-o", "out.png"],
+    ["stylenet", "list"],
 ]
 
 

@@ -50,7 +50,7 @@ def test_quick_demo_writes_the_page_and_every_file_it_shows(demo_run):
     assert "seed 3" in page and "quick mode" in page
     assert "<code>neuroplay studio</code>" in page and "<a href='http://127.0.0.1:7860/'>" in page  # how to go on
     sources = re.findall(r"<img src='([^']+)'", page)
-    assert len(sources) == 14
+    assert len(sources) == 17
     for src in sources:
         with Image.open(out / src) as im:  # each one a real picture
             assert im.width >= 32 and im.height >= 32

@@ -11,6 +11,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from neuroplay.common.errors import UserError  # noqa: E402
+from neuroplay.common.ray_cluster import check_reachable  # noqa: E402
 from neuroplay.evo import distributed  # noqa: E402
 from neuroplay.evo.config import EvolveConfig  # noqa: E402
 from neuroplay.evo.distributed import ray_evaluator  # noqa: E402
@@ -139,8 +140,8 @@ def test_cli_without_ray_says_how_to_install(run_cli, tmp_path, monkeypatch):
 
 def test_unreachable_or_malformed_address_fails_fast():
     with pytest.raises(UserError, match="cannot connect to the Ray cluster at 127.0.0.1:1"):
-        distributed._check_reachable("127.0.0.1:1", timeout=2)
+        check_reachable("127.0.0.1:1", timeout=2)
     with pytest.raises(UserError, match="HOST:PORT"):
-        distributed._check_reachable("cluster-without-port")
+        check_reachable("cluster-without-port")
     with pytest.raises(UserError, match="--ray-workers must be >= 1"):
         ray_evaluator(SHAPE, workers=0)

@@ -29,7 +29,11 @@ TARGETS = {
         "checkpoint.pt",
         ["evolve", "play", "{dir}", "--compare", "--gif", "{out}/c.gif", "--max-frames", "5"],
     ),
+    "stylenet": ("m.pt", ["stylenet", "apply", "{path}", "{dir}/photo.png", "-o", "{out}/x.png"]),
+    "stylenet-run": ("m-run/checkpoint.pt", ["stylenet", "train", "--resume", "{dir}/m-run", "--steps", "3", "-q"]),
 }
+# which original run each target's file comes from
+ORIGIN = {"model": "dqn", "model-play": "dqn", "dqn-run": "dqn", "stylenet": "sn", "stylenet-run": "sn"}
 KINDS = {"model.pt": "neuroplay.dqn.model", "champion.pt": "neuroplay.evo.champion"}
 
 
@@ -91,6 +95,7 @@ def _no_checksum(edit: Callable[[dict], None]) -> Callable[[dict], None]:
 
 
 Q0 = "body.0.weight"
+SN0 = "enc1.1.weight"  # the style network's first convolution
 # (target, id, edit): one line per corruption
 CORRUPTIONS = [
     ("model", "only kind and version", _only_tag),
@@ -188,6 +193,32 @@ CORRUPTIONS = [
     ("evo-run", "rng state too large", _set("rng", value=_huge_state)),
     ("evo-compare", "early genome NaN", _set("early", "genome", value=_nan_first)),
     ("evo-compare", "early sizes []", _set("early", "sizes", value=[])),
+    ("stylenet", "only kind and version", _only_tag),
+    ("stylenet", "widths 10**6", _set("widths", value=[10**6, 1, 1])),
+    ("stylenet", "two widths", _set("widths", value=[4, 4])),
+    ("stylenet", "blocks a string", _set("blocks", value="1")),
+    ("stylenet", "dtype int8", _set("dtype", value="int8")),
+    ("stylenet", "card a list", _set("card", value=[1])),
+    ("stylenet", "NaN weight", _set("state", SN0, value=_nan_first)),
+    ("stylenet", "NaN weight, no checksum", _no_checksum(_set("state", SN0, value=_nan_first))),
+    ("stylenet", "weight of the wrong shape", _set("state", SN0, value=lambda t: t[:1].clone())),
+    ("stylenet", "weight as float64", _set("state", SN0, value=lambda t: t.double())),
+    ("stylenet", "weight missing", _set("state", value=lambda q: {k: v for k, v in q.items() if k != SN0})),
+    ("stylenet", "more blocks than weights", _set("blocks", value=3)),
+    ("stylenet-run", "only kind and version", _only_tag),
+    ("stylenet-run", "seed None", _set("config", "seed", value=None)),
+    ("stylenet-run", "widths huge", _set("config", "widths", value=[10**6, 1, 1])),
+    ("stylenet-run", "unknown setting", _set("config", "warp", value=9)),
+    ("stylenet-run", "step beyond the budget", _set("step", value=10**6)),
+    ("stylenet-run", "history one short", _set("history", value=lambda h: h[:-1])),
+    ("stylenet-run", "history row a string", _set("history", 0, value="x")),
+    ("stylenet-run", "loss NaN", _set("history", 0, "total", value=math.nan)),
+    ("stylenet-run", "style image as floats", _set("style", value=lambda t: t.float())),
+    ("stylenet-run", "style image 2-D", _set("style", value=lambda t: t[0].clone())),
+    ("stylenet-run", "no content folders", _set("content", value=[])),
+    ("stylenet-run", "NaN weight", _set("net", SN0, value=_nan_first)),
+    ("stylenet-run", "weight of the wrong shape", _set("net", SN0, value=lambda t: t[:1].clone())),
+    ("stylenet-run", "optimizer moment shape", _set("optimizer", "state", 0, "exp_avg", value=lambda t: t[:1].clone())),
 ]
 
 
@@ -209,7 +240,28 @@ def make_originals(root: Path) -> dict[str, Path]:
         candidates=4, evidence_courses=2, elite=3, validation_courses=2,
     )  # fmt: skip
     evolve(evo, root / "evo")
-    return {"dqn": root / "dqn", "evo": root / "evo"}
+    return {"dqn": root / "dqn", "evo": root / "evo", "sn": _stylenet_run(root / "sn")}
+
+
+def _stylenet_run(root: Path) -> Path:
+    """A 2-step style network run on generated pictures: ``m.pt``, ``m-run/``, and the inputs."""
+    import numpy as np
+    from PIL import Image
+
+    from neuroplay.vision.stylenet.config import TrainConfig
+    from neuroplay.vision.stylenet.train import train
+
+    (root / "photos").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ("photo.png", "style.png", "photos/a.png"):
+        Image.fromarray((rng.random((40, 40, 3)) * 255).astype(np.uint8)).save(root / name)
+    config = TrainConfig(steps=2, batch_size=1, crop=32, style_size=48, widths=(4, 4, 4), blocks=1,
+                         precision="fp32", preview_every=0)  # fmt: skip
+    train(config, root / "style.png", [root / "photos"], root / "m.pt")
+    from neuroplay.common.runlock import release_run_folder
+
+    release_run_folder(root / "m-run")
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +300,7 @@ def test_a_file_with_wrong_insides_is_one_clean_error(target, edit, originals, r
     monkeypatch.setattr(bounds, "available_memory", lambda device=None: 16 * 2**30)
     name, argv = TARGETS[target]
     run = tmp_path / "run"
-    shutil.copytree(originals["dqn" if name == "model.pt" or target == "dqn-run" else "evo"], run)
+    shutil.copytree(originals[ORIGIN.get(target, "evo")], run)
     _craft(run / name, run / name, edit)
     (tmp_path / "out").mkdir()
     before = _digest(tmp_path)
@@ -299,10 +351,10 @@ def test_a_resume_checks_the_whole_state_before_it_builds_anything(edit, origina
 
 def test_untouched_files_still_load_and_resume(originals, run_cli, tmp_path):
     """The same files, rewritten without a change (and once without a checksum), work as before."""
-    for target in ("dqn-run", "evo-run", "model", "champion"):
+    for target in ("dqn-run", "evo-run", "model", "champion", "stylenet", "stylenet-run"):
         name, argv = TARGETS[target]
         run = tmp_path / target
-        shutil.copytree(originals["dqn" if name == "model.pt" or target == "dqn-run" else "evo"], run)
+        shutil.copytree(originals[ORIGIN.get(target, "evo")], run)
         _craft(run / name, run / name, _no_checksum(lambda data: None))
         code, _, err = run_cli(*[part.format(path=run / name, dir=run, out=tmp_path) for part in argv])
         assert code == 0, err

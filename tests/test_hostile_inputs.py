@@ -28,6 +28,8 @@ COMMANDS = {
     "sketch colorize": ["sketch", "colorize", "demo:cup", "-o", "col.png", "-q"],
     "sketch train": ["sketch", "train", "--pairs", "pairs", "-o", "m.pt", "-q"],
     "demo": ["demo", "--out", "tour", "--quick", "-q"],
+    "stylenet train": ["stylenet", "train", "{image}", "--content", "{photos}", "-o", "sn.pt", "-q"],
+    "stylenet apply": ["stylenet", "apply", "{stylenet}", "{image}", "-o", "sn.png", "-q"],
 }
 
 # (command, option, bad values): one line per option
@@ -99,6 +101,26 @@ BAD_VALUES = [
     ("sketch train", "--seed", SEEDS),
     ("sketch train", "--threads", [HUGE]),
     ("demo", "--seed", SEEDS),
+    ("stylenet train", "--seed", SEEDS),
+    ("stylenet train", "--threads", [HUGE, "0"]),
+    ("stylenet train", "--steps", [HUGE, "0"]),
+    ("stylenet train", "--batch-size", [HUGE, "0"]),
+    ("stylenet train", "--crop", [HUGE, "8"]),
+    ("stylenet train", "--style-size", [HUGE, "0"]),
+    ("stylenet train", "--learning-rate", [NAN, INF, "0"]),
+    ("stylenet train", "--style-weight", [NAN, INF, "1e300"]),
+    ("stylenet train", "--content-weight", [NAN, "-1"]),
+    ("stylenet train", "--tv-weight", [NAN]),
+    ("stylenet train", "--widths", ["100000,1,1", "8,8", "0,8,8"]),
+    ("stylenet train", "--blocks", [HUGE, "-1"]),
+    ("stylenet train", "--preview-every", [HUGE]),
+    ("stylenet train", "--checkpoint-every", [HUGE]),
+    ("stylenet apply", "--seed", SEEDS),
+    ("stylenet apply", "--threads", [HUGE, "0"]),
+    ("stylenet apply", "--size", [HUGE, "0"]),
+    ("stylenet apply", "--deflicker", [NAN, INF, "2", "-1"]),
+    ("stylenet apply", "--ray-workers", [HUGE, "0"]),
+    ("stylenet apply", "--precision", ["fp8"]),
 ]
 
 # (command, the arguments replacing its usual output, what the message names): outputs in the
@@ -130,6 +152,13 @@ BAD_OUTPUTS = [
     ("sketch colorize", ["-o", "{inputs}/pic.png", "--photo", "{inputs}/pic_sheet.png"], "overwrite an input"),
     ("sketch colorize", ["-o", "{file}/col.png"], "is a file"),
     ("demo", ["--out", "{file}/tour"], "is a file"),
+    ("stylenet train", ["-o", "{file}/sn.pt"], "is a file"),
+    ("stylenet train", ["-o", "{adir}.pt"], "is a directory"),
+    ("stylenet train", ["-o", "sn.png"], ".pt"),
+    ("stylenet apply", ["-o", "{image}"], "overwrite an input"),
+    ("stylenet apply", ["-o", "{file}/sn.png"], "is a file"),
+    ("stylenet apply", ["-o", "{adir}.png"], "is a directory"),
+    ("stylenet apply", ["-o", "sn.gif"], "image file"),
 ]
 
 CASES = [
@@ -162,6 +191,13 @@ def world(tmp_path_factory) -> dict[str, Path]:
         (root / "blocked" / name).mkdir(parents=True)
     (root / "adir.gif").mkdir()
     (root / "adir.png").mkdir()
+    (root / "adir.pt").mkdir()
+    (root / "photos").mkdir()
+    picture.save(root / "photos" / "p.png", format="PNG")
+    from neuroplay.vision.stylenet.model_file import save_model
+    from neuroplay.vision.stylenet.network import StyleNet
+
+    save_model(root / "stylenet.pt", StyleNet((2, 2, 2), 0), {"name": "tiny"})
     return {
         "inputs": root,
         "model": root / "model.pt",
@@ -170,6 +206,8 @@ def world(tmp_path_factory) -> dict[str, Path]:
         "file": root / "afile",
         "blocked": root / "blocked",
         "adir": root / "adir",
+        "photos": root / "photos",
+        "stylenet": root / "stylenet.pt",
     }
 
 

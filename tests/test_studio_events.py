@@ -179,6 +179,19 @@ def test_style_tab_shows_a_bad_upload_and_writes_nothing(tmp_path):
     assert not (folder / "stylized.png").exists()
 
 
+def test_style_tab_instant_preview_runs_a_trained_network(tmp_path):
+    """The style tab's instant preview: the content through a built-in style network, at the size asked."""
+    from neuroplay.vision.stylenet.builtin import BUILTINS
+
+    assert set(tab_style.NETWORKS) == set(BUILTINS)  # the tab names them without importing torch
+    status, preview, files = last(tab_style.instant(tmp_path, "built-in: chelsea", None, "the-scream", 64, False))
+    assert "the-scream" in status and files == [preview]
+    picture = Image.open(preview)
+    assert max(picture.size) == 64 and np.asarray(picture).std() > 5  # a picture, not a flat field
+    status = last(tab_style.instant(tmp_path, "built-in: chelsea", None, "the-scream", float("nan"), False))[0]
+    assert status.startswith("**error:**") and "size" in status
+
+
 def test_dream_layer_list_names_the_real_layers_with_their_channels():
     choices = tab_dream.layer_choices()
     assert tab_dream.DEFAULT_LAYER in choices and "relu1_1 (64 channels)" == choices[0] and len(choices) == 13

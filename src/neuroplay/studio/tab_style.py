@@ -6,6 +6,7 @@ The calls are ``neuroplay style``'s: :func:`~neuroplay.vision.style_run.prepare_
 images, which stay in the job's folder.
 """
 
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -20,6 +21,7 @@ CONTENTS = ("chelsea", "astronaut", "coffee", "rocket")  # vision.image.DEMO_CON
 STYLES = ("swirl", "stripes", "mosaic")  # vision.image.DEMO_STYLES
 NONE = "none"
 QUICK_SIZE, QUICK_ITERATIONS, PREVIEW_EVERY = 128, 30, 3  # the tab's quick setting: seconds on a laptop CPU
+NETWORKS = ("starry-night", "the-scream")  # vision.stylenet.builtin.BUILTINS, named without importing torch
 
 
 def stylize(
@@ -90,6 +92,31 @@ def stylize(
             yield note(msg), preview, s["output"], s["files"]
 
 
+def instant(runs: Path, content, content_file, network, size, original_colors, request=None):
+    """The content through a trained style network (``neuroplay stylenet apply``): a result in
+    a fraction of a second, before a full Gatys run. Yields ``(status, preview, files)``."""
+    from neuroplay.vision.image import load_spec, save_image
+    from neuroplay.vision.stylenet.apply import resolve_model, stylize_image
+
+    def call(job: jobs.Job) -> dict:
+        spec = choice_spec(content, content_file, "the content image", job.folder, "content")
+        px = number(size, "size", int)
+        model = resolve_model(f"builtin:{network}")
+        out = job.folder / f"instant_{network}.png"
+        start = time.perf_counter()
+        save_image(stylize_image(model, load_spec(spec), px, bool(original_colors), "auto"), out)
+        return {"output": str(out), "seconds": time.perf_counter() - start}
+
+    _, events = jobs.run_job(runs, "stylenet", request, call)
+    for event in events:
+        if event.kind == "error":
+            yield error(event.data), None, None
+        elif event.kind == "done":
+            s = event.data
+            msg = f"the `{network}` network in {s['seconds']:.2f} s (`neuroplay stylenet apply`); Run for Gatys."
+            yield note(msg), s["output"], [s["output"]]
+
+
 def build(runs: Path) -> None:
     """The tab's layout and events (inside a ``gr.Blocks``)."""
     image_types = ["image"]
@@ -117,6 +144,9 @@ def build(runs: Path) -> None:
             with gr.Row():
                 run = gr.Button("Run", variant="primary", elem_id="style-run")
                 stop = stop_button("style-stop")
+            with gr.Accordion("instant preview: a trained style network", open=True):
+                network = gr.Dropdown(list(NETWORKS), value=NETWORKS[0], label="network (the painting it learned)")
+                instant_button = gr.Button("Instant preview", elem_id="style-instant")
         with gr.Column(scale=2):
             status = gr.Markdown(elem_id="style-status")
             with gr.Row():
@@ -147,4 +177,10 @@ def build(runs: Path) -> None:
         original_colors, luminance_only, match_colors, mask_file, region_styles, seed,
     ]  # fmt: skip
     Run.wire(run, on_run, inputs, [status, preview, result, files])
+
+    def on_instant(content, content_file, network, size, original_colors, request: gr.Request):
+        yield from instant(runs, content, content_file, network, size, original_colors, request)
+
+    instant_inputs = [content, content_file, network, size, original_colors]
+    Run.wire(instant_button, on_instant, instant_inputs, [status, preview, files])
     Run.wire_stop(stop, KIND, status)

@@ -157,7 +157,13 @@ def run_apply(job: ApplyJob, progress: Progress | None = None,
             times, extra = _folder(job, progress, should_stop)
         else:
             times, extra = _video(job, progress, should_stop)
-    summary = {
+    return summarize(job, times, started, **extra)
+
+
+def summarize(job: ApplyJob, times: list[float], started: float, **extra) -> dict:
+    """What an apply run reports (``--json``), in one process or over Ray: ``times`` the seconds
+    of each image done, ``started`` its ``perf_counter`` start; ``extra`` adds or overrides keys."""
+    return {
         "output": str(job.output),
         "input": str(job.input),
         "kind": job.kind,
@@ -168,7 +174,6 @@ def run_apply(job: ApplyJob, progress: Progress | None = None,
         "interrupted": False,
         **extra,
     }
-    return summary
 
 
 def image_bytes(height: int, width: int) -> int:

@@ -10,7 +10,6 @@ writing an image again gives the same file. Ray is imported only here, only when
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ import numpy as np
 
 from neuroplay.common.errors import UserError
 from neuroplay.common.ray_cluster import connect, import_ray
-from neuroplay.vision.stylenet.apply import ApplyJob, Progress
+from neuroplay.vision.stylenet.apply import ApplyJob, Progress, summarize
 
 
 def _style_shard(widths, blocks, state, card, config, pairs):
@@ -91,15 +90,11 @@ def run_apply_ray(job: ApplyJob, ray, workers: int | None = None, progress: Prog
             break
     rows = [row for i in sorted(results) for row in results[i]]
     times = [seconds for _, seconds, _ in rows if seconds is not None]
-    return {
-        "output": str(job.output),
-        "input": str(job.input),
-        "kind": job.kind,
-        "model": job.model_spec,
-        "images": len(times),
-        "wall_seconds": time.perf_counter() - started,
-        "seconds_per_image": statistics.median(times) if times else None,
-        "interrupted": stopped,
-        "skipped": [{"file": f, "error": e} for f, _, e in rows if e is not None],
-        "ray_tasks": len(shards),
-    }
+    return summarize(
+        job,
+        times,
+        started,
+        interrupted=stopped,
+        skipped=[{"file": f, "error": e} for f, _, e in rows if e is not None],
+        ray_tasks=len(shards),
+    )

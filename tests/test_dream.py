@@ -1,5 +1,6 @@
 """Deep Dream: objective routing, octaves, exact tiles, mask, guide, zoom, the `dream` CLI."""
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -217,6 +218,43 @@ def test_cli_bad_input(run_cli, tmp_path):
 
 
 # --- the library job the CLI and the studio call ------------------------------------------------
+
+
+def test_should_stop_ends_the_dream_and_keeps_what_it_reached(cat, tmp_path):
+    config = DreamConfig(layers="relu3_3", octaves=2, steps=3, jitter=0, precision="fp32")
+    whole = dream(cat, config)
+    asked = []
+
+    def stop_after(n):
+        return lambda: asked.append(1) or len(asked) >= n
+
+    early = dream(cat, config, should_stop=stop_after(2))  # in the smaller octave
+    assert early.interrupted and not whole.interrupted and len(asked) == 2
+    assert early.image.shape == cat.shape  # the small octave's detail is carried up to the full size
+    assert (early.image - cat).abs().mean() > 1e-3  # and it is a dream, not the input
+    assert not torch.equal(early.image, whole.image)
+    zoom = DreamConfig(layers="relu2_2", octaves=1, steps=1, zoom_frames=5, zoom_steps=1)
+    asked.clear()
+    out = tmp_path / "zoom.gif"
+    summary = run_dream(prepare_dream(zoom, "demo:coffee", out), should_stop=stop_after(3))
+    assert summary["interrupted"] and summary["frames"] == 3  # the frames made so far, written
+    assert iio.imread(out, index=None).shape[0] == 3
+
+
+def test_cli_dream_interrupted_writes_what_it_reached(run_cli, tmp_path, monkeypatch):
+    calls = []
+
+    @contextlib.contextmanager
+    def stop_at_once():  # as if Ctrl-C came during the first step
+        yield lambda: calls.append(1) or True
+
+    monkeypatch.setattr("neuroplay.cli.dream.stop_requests", stop_at_once)
+    out = tmp_path / "d.png"
+    code, stdout, _ = run_cli(
+        "dream", "demo:coffee", "-o", out, "--octaves", "2", "--steps", "4", "--max-size", 96, "--json"
+    )
+    assert code == 130 and calls == [1]
+    assert json.loads(stdout.strip().splitlines()[-1])["interrupted"] is True and out.is_file()
 
 
 def test_prepare_and_run_dream_write_a_zoom_video_and_its_sidecar(tmp_path):

@@ -15,6 +15,8 @@ import pytest
 pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e .[dev])")
 
+from neuroplay.studio import tab_sketch  # noqa: E402
+
 CHROMIUM = os.environ.get("NEUROPLAY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
     pytest.skip(
@@ -133,6 +135,8 @@ def test_bad_upload_shows_the_message(page, tmp_path):
 
 
 def test_strokes_on_the_sketchpad_are_coloured(page):
+    """A closed box split in two, drawn in black, and a stroke of the colour-hint brush in one half."""
+    hint_rgb = tuple(int(tab_sketch.HINT_COLORS[0][i : i + 2], 16) for i in (1, 3, 5))
     open_tab(page, "Sketch")
     set_number(page, "sketch-size", 64)
     page.locator("#sketch-iterations textarea, #sketch-iterations input").first.fill("2")
@@ -151,10 +155,19 @@ def test_strokes_on_the_sketchpad_are_coloured(page):
     page.mouse.down()
     page.mouse.move((x0 + x1) / 2, y1, steps=12)  # split in two regions
     page.mouse.up()
+    pad.get_by_label("Color").first.click()  # the colour-hint brush: the first hint colour
+    pad.locator(f"button.color[style*='rgb{hint_rgb}']").click()
+    pad.get_by_label("Color").first.click()  # the swatches close (they lie over the canvas)
+    hx, hy = x0 + (x1 - x0) * 0.25, y0 + (y1 - y0) * 0.7
+    page.mouse.move(hx, hy - 8)
+    page.mouse.down()
+    page.mouse.move(hx, hy + 8, steps=8)  # a short hint stroke inside the left region
+    page.mouse.up()
     page.wait_for_timeout(500)  # the editor hands its layers over when the stroke settles
     page.locator("#sketch-run").click()
     page.locator("#sketch-result img").wait_for(timeout=WAIT_MS)
-    assert "coloured from" in status_text(page, "sketch-status")
+    status = status_text(page, "sketch-status")
+    assert "coloured from" in status and "2 regions, 1 from hints" in status, status
     assert page.locator("#sketch-top img").count() == 5
 
 

@@ -230,6 +230,22 @@ def test_sketch_tab_colours_a_drawing_with_hints(tmp_path):
     assert blank[0].startswith("**error:** draw the outline")
 
 
+def test_dream_tab_stop_keeps_what_the_dream_reached(tmp_path):
+    updates = []
+    gen = tab_dream.dream(
+        tmp_path, "built-in: chelsea", None, "relu3_3 (256 channels)", "", 2, 50, 96, "none", None, None, 0, 0
+    )
+    for update in gen:
+        updates.append(update)
+        if len(updates) == 1:  # the first step is done: press Stop
+            assert jobs.stop_job(tab_dream.KIND, None).startswith("stopping")
+    status, _, result, files = updates[-1]
+    assert status.startswith("stopped early") and Path(result).is_file() and len(files) == 2
+    with Image.open(result) as picture:
+        assert max(picture.size) == 96  # the full size, though it stopped in the first octave
+    assert len(updates) < 10  # it did not run the 100 steps
+
+
 def test_dream_tab_makes_the_zoom_animation(tmp_path):
     status, _, result, files = last(
         tab_dream.dream(

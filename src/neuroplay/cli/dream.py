@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from neuroplay.cli._util import QUIET, THREADS, Common, common_options, emit_json, options_named, settings_from_params
+from neuroplay.cli.interrupts import stop_requests
 from neuroplay.common.errors import UserError
 from neuroplay.common.outputs import DEMO_PREFIX
 from neuroplay.common.progress import make_progress
@@ -169,10 +170,14 @@ def dream(
                 status=f"{frame}octave {p.octave}/{p.octaves} {w}×{h}  step {p.step}/{p.steps}",
             )
 
-        summary = run_dream(job, on_step)
+        with stop_requests() as stop_requested:
+            summary = run_dream(job, on_step, should_stop=stop_requested)
     if common.json:
         emit_json(summary)
     elif not common.quiet:
         what = f"{summary['frames']} frames" if config.zoom_frames else f"{summary['width']}×{summary['height']}"
         wall, sidecar = summary["wall_seconds"], summary["sidecar"]
-        typer.echo(f"wrote {output} ({what}) in {wall:.1f} s; settings in {sidecar}", err=True)
+        stopped = "interrupted; " if summary["interrupted"] else ""
+        typer.echo(f"{stopped}wrote {output} ({what}) in {wall:.1f} s; settings in {sidecar}", err=True)
+    if summary["interrupted"]:
+        raise typer.Exit(130)

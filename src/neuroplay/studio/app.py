@@ -35,6 +35,11 @@ CSS = """
 .mono textarea { font-family: ui-monospace, 'DejaVu Sans Mono', monospace !important; }
 footer { display: none !important; }
 .upscale img { width: 100%; height: 100%; object-fit: contain; }  /* a 128 px result shown at the frame's size */
+.tabs { position: relative; }
+#tab-sketch[style*="display: none"] {  /* hidden, yet laid out: the sketchpad's canvas is not rebuilt on each visit */
+  display: flex !important; position: absolute !important; left: 0; right: 0; top: 0;
+  visibility: hidden !important; pointer-events: none;
+}
 """
 INTRO = (
     f"# neuroplay studio {__version__}\n"

@@ -32,11 +32,6 @@ _lock = threading.Lock()
 _running: dict[tuple[str, str], Job] = {}  # (browser session, tab) -> its job; Stop finds it here
 
 
-class Stopped(Exception):
-    """Raised from a progress callback to end a library call that has no ``should_stop`` of its own
-    (a dream); the job catches it and keeps what it has."""
-
-
 @dataclass(frozen=True)
 class Event:
     """One thing a job reports: ``kind`` is ``"progress"`` (``data`` what the call posted),

@@ -2,9 +2,8 @@
 steps, guide, mask; a preview per octave, then the dream or its zoom animation.
 
 The calls are ``neuroplay dream``'s: :func:`~neuroplay.vision.dream_run.prepare_dream` and
-:func:`~neuroplay.vision.dream_run.run_dream`. A dream has no ``should_stop`` of its own, so
-Stop ends it from the progress callback (:class:`~neuroplay.studio.jobs.Stopped`) and the last
-octave's picture is kept as ``dream_stopped.png``.
+:func:`~neuroplay.vision.dream_run.run_dream`. Stop goes through the dream's ``should_stop``: it
+ends after the step it is in and still writes what it reached (``"interrupted"`` in its summary).
 """
 
 from pathlib import Path
@@ -61,31 +60,16 @@ def dream(
         )
         output = folder / ("dream.gif" if frames else "dream.png")
         job_ = prepare_dream(config, spec, output, guide=guide_spec, mask=mask)
-        last: list = []
 
         def on_step(p) -> None:
             preview = None
             if p.image is not None:
-                last[:] = [p.image]
                 preview = folder / f"octave_{p.octave}.png" if p.frame == 0 else folder / "zoom_latest.png"
                 save_image(p.image, preview)
             job.post((p, preview))
-            if job.should_stop():
-                raise jobs.Stopped
 
-        try:
-            summary = run_dream(job_, on_step)
-        except jobs.Stopped:
-            kept = None
-            if last:
-                kept = folder / "dream_stopped.png"
-                save_image(last[0], kept)
-            return {"interrupted": True, "output": str(kept) if kept else None, "folder": str(folder), "files": []}
-        return summary | {
-            "interrupted": False,
-            "folder": str(folder),
-            "files": [str(output), str(sidecar_path(output))],
-        }
+        summary = run_dream(job_, on_step, should_stop=job.should_stop)
+        return summary | {"folder": str(folder), "files": [str(output), str(sidecar_path(output))]}
 
     preview = None
     _, events = jobs.run_job(runs, KIND, request, call)
@@ -102,12 +86,9 @@ def dream(
             yield error(event.data), preview, None, None
         else:
             s = event.data
-            if s["interrupted"]:
-                kept = "; the last octave's picture is kept" if s["output"] else ""
-                yield note(f"stopped{kept}. Files in `{s['folder']}`."), preview, s["output"], None
-                continue
+            stopped = "stopped early; kept what it reached: " if s["interrupted"] else ""
             what = f"{s['frames']} frames" if s["frames"] else f"{s['width']}×{s['height']}"
-            msg = f"dreamed {what} in {s['wall_seconds']:.1f} s. Files in `{s['folder']}`."
+            msg = f"{stopped}dreamed {what} in {s['wall_seconds']:.1f} s. Files in `{s['folder']}`."
             yield note(msg), preview, s["output"], s["files"]
 
 

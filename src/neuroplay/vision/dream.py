@@ -121,8 +121,10 @@ def _best_match(a: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
 class _Dreamer:
     """The network, objective and random stream shared by all octaves and frames of one dream."""
 
-    def __init__(self, config: DreamConfig, device: torch.device, callback, total: int, frames: int):
+    def __init__(self, config: DreamConfig, device: torch.device, callback, total: int, frames: int, should_stop=None):
         self.config, self.device, self.callback = config, device, callback
+        self.should_stop = should_stop
+        self.stopped = False  # should_stop() said so: the loops end after the step they are in
         self.memory_format = torch.channels_last  # oneDNN/cuDNN convolutions run faster so
         self.net = VGGFeatures(config.layer_names, network=config.network, device=device)
         self.net.to(memory_format=self.memory_format)
@@ -178,6 +180,9 @@ class _Dreamer:
                 if step + 1 == steps:  # an octave (or zoom frame) is done: a picture worth showing
                     progress["image"] = image.detach().cpu().clone()
                 self.callback(DreamProgress(frames=self.frames, done=self.done, total=self.total, **progress))
+            if self.should_stop is not None and self.should_stop():
+                self.stopped = True
+                break
         return image
 
     def octaves(self, image: torch.Tensor, mask: torch.Tensor | None, sizes: list[tuple[int, int]]) -> torch.Tensor:
@@ -193,6 +198,9 @@ class _Dreamer:
             where = {"frame": 0, "octave": len(sizes) - k, "octaves": len(sizes)}
             dreamed = self.ascend(dreamed, octave_mask, self.config.steps, where)
             detail = dreamed - base
+            if self.stopped and k > 0:  # what the smaller octaves found, carried up to the full size
+                detail = F.interpolate(detail, size=sizes[0], mode="bilinear", align_corners=False)
+                return (image + detail).clamp_(0.0, 1.0)
             del bases[k]
         return dreamed
 
@@ -250,12 +258,16 @@ def dream(
     *,
     guide: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DreamResult:
     """Dream on ``image`` (``1×3×H×W`` in [0, 1]) as ``config`` says.
 
     ``guide``: an image whose features the dream steers towards. ``mask``: an RGB or one-channel
     image in [0, 1] (any size, resized to the dream's) whose brightness says where to dream: black keeps the input
     exactly, white dreams fully. ``callback`` hears a :class:`DreamProgress` after each step.
+    ``should_stop`` is asked after each step; once it says yes the dream ends there and the result
+    is what it reached (a stopped octave's detail carried up to the full size, the zoom frames made
+    so far), with ``interrupted`` set.
     Bad input (too small an image for the octaves, too large a one, a missing GPU) raises
     :class:`UserError` before any work.
     """
@@ -271,7 +283,7 @@ def dream(
     frames_n = max(config.zoom_frames, 1)
     total = config.octaves * config.steps + (frames_n - 1) * config.frame_steps
     with torch_threads(config.threads):
-        dreamer = _Dreamer(config, device, callback, total, frames_n)
+        dreamer = _Dreamer(config, device, callback, total, frames_n, should_stop)
         if guide is not None:
             dreamer.set_guide(guide)
         source = image.to(device, torch.float32)
@@ -282,6 +294,8 @@ def dream(
         frames = [result.cpu()] if config.zoom_frames else []
         current = result
         for frame in range(1, config.zoom_frames):
+            if dreamer.stopped:
+                break
             current = zoom_in(current, config.zoom)
             where = {"frame": frame, "octave": 1, "octaves": 1}
             current = dreamer.ascend(current, full_mask, config.frame_steps, where)
@@ -295,4 +309,5 @@ def dream(
         wall_seconds=time.perf_counter() - started,
         device=str(device),
         precision=dreamer.precision,
+        interrupted=dreamer.stopped,
     )

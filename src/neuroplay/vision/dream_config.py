@@ -210,3 +210,4 @@ class DreamResult:
     wall_seconds: float
     device: str
     precision: str
+    interrupted: bool = False  # should_stop() ended it early

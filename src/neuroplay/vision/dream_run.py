@@ -107,14 +107,20 @@ def prepare_dream(
     return DreamJob(config, image, guide, mask_name, output, picture, guide_image, mask_image, started)
 
 
-def run_dream(job: DreamJob, callback: Callable[[DreamProgress], None] | None = None) -> dict:
+def run_dream(
+    job: DreamJob,
+    callback: Callable[[DreamProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict:
     """Run ``job`` (:func:`~neuroplay.vision.dream.dream`) and write its image or video and sidecar.
 
-    ``callback`` hears a :class:`~neuroplay.vision.dream_config.DreamProgress` after each step.
-    Returns the summary that ``--json`` prints; the sidecar holds it and every setting besides.
+    ``callback`` hears a :class:`~neuroplay.vision.dream_config.DreamProgress` after each step;
+    ``should_stop`` is asked after each step, and a stopped dream still writes what it reached
+    (``"interrupted": true`` in the summary). Returns the summary that ``--json`` prints; the
+    sidecar holds it and every setting besides.
     """
     config, output = job.config, job.output
-    result = dream(job.picture, config, callback, guide=job.guide_image, mask=job.mask_image)
+    result = dream(job.picture, config, callback, guide=job.guide_image, mask=job.mask_image, should_stop=should_stop)
     if config.zoom_frames:
         write_video(output, [to_array(frame) for frame in result.frames], config.fps)
     else:
@@ -125,6 +131,7 @@ def run_dream(job: DreamJob, callback: Callable[[DreamProgress], None] | None = 
         "octave_sizes": [[int(w), int(h)] for h, w in result.octave_sizes],
         "tiles": result.tiles,
         "frames": len(result.frames),
+        "interrupted": result.interrupted,
         "objective": result.objective,
         "seed": config.seed,
         "device": result.device,

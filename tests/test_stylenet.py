@@ -156,6 +156,19 @@ def test_a_video_keeps_its_format_frame_count_and_rate(model, tmp_path, suffix, 
         prepare_apply(model, tmp_path / f"clip{suffix}", tmp_path / ("o.gif" if suffix == ".mp4" else "o.mp4"))
 
 
+def test_a_stopped_video_keeps_the_frames_done_at_the_same_rate(model, tmp_path):
+    from neuroplay.common.video import read_video, write_video
+
+    frames = [np.full((16, 24, 3), 20 * i, np.uint8) for i in range(9)]
+    write_video(tmp_path / "clip.mp4", frames, fps=15)
+    seen = []
+    job = prepare_apply(model, tmp_path / "clip.mp4", tmp_path / "out.mp4")
+    summary = run_apply(job, progress=lambda *done_total: seen.append(done_total), should_stop=lambda: len(seen) >= 4)
+    out, fps = read_video(tmp_path / "out.mp4")
+    assert summary["interrupted"] and summary["frames"] == 4 == len(out) and fps == pytest.approx(15)
+    assert seen[-1] == (4, 9)
+
+
 def test_deflicker_keeps_still_pixels_and_lets_moving_ones_change():
     prev_out, out = torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2)
     prev_frame = torch.zeros(1, 3, 2, 2)

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from neuroplay.common.errors import UserError
-from neuroplay.common.video import video_suffix, write_video
+from neuroplay.common.video import VideoWriter, open_video, read_ahead, read_video, video_suffix, write_video
 
 
 def _frames(n: int, height: int, width: int) -> list[np.ndarray]:
@@ -45,3 +45,66 @@ def test_bad_names_and_empty_input_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="cannot write"):
         write_video(tmp_path / "taken" / "clip.gif", _frames(2, 8, 8), fps=10)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_the_streaming_writer_makes_the_file_write_video_makes(tmp_path, suffix):
+    frames = _frames(6, 21, 33)
+    with VideoWriter(tmp_path / f"stream{suffix}", fps=12) as writer:
+        for frame in frames:
+            writer.write(frame)
+    write_video(tmp_path / f"whole{suffix}", frames, fps=12)
+    streamed, streamed_fps = read_video(tmp_path / f"stream{suffix}")
+    whole, whole_fps = read_video(tmp_path / f"whole{suffix}")
+    assert len(streamed) == 6 and streamed_fps == pytest.approx(whole_fps)
+    assert all(np.array_equal(a, b) for a, b in zip(streamed, whole, strict=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"stream{suffix}", f"whole{suffix}"])
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_a_failed_or_empty_stream_leaves_the_old_file_alone(tmp_path, suffix):
+    out = write_video(tmp_path / f"clip{suffix}", _frames(2, 8, 8), fps=10)
+    before = out.read_bytes()
+    with pytest.raises(RuntimeError, match="boom"), VideoWriter(out, fps=10) as writer:
+        writer.write(_frames(1, 8, 8)[0])
+        raise RuntimeError("boom")
+    with VideoWriter(out, fps=10):
+        pass  # no frames: nothing is written
+    with pytest.raises(UserError, match="every frame must be"), VideoWriter(out, fps=10) as writer:
+        writer.write(_frames(1, 8, 8)[0])
+        writer.write(_frames(1, 8, 10)[0])
+    assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_frames_are_read_lazily_and_a_damaged_file_is_a_user_error(tmp_path):
+    out = write_video(tmp_path / "clip.mp4", _frames(5, 16, 16), fps=10)
+    frames, fps = open_video(out)
+    assert fps == pytest.approx(10) and len(list(frames)) == 5
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(out.read_bytes()[:200])
+    with pytest.raises(UserError, match="damaged.mp4"):
+        list(open_video(damaged)[0])
+
+
+def test_read_ahead_keeps_order_raises_where_reached_and_stops_early():
+    with read_ahead(iter(range(100)), depth=3) as items:
+        assert list(items) == list(range(100))
+
+    def failing():
+        yield 1
+        raise ValueError("bad frame")
+
+    with read_ahead(failing()) as items:
+        assert next(items) == 1
+        with pytest.raises(ValueError, match="bad frame"):
+            next(items)
+    drawn = []
+
+    def endless():
+        while True:
+            drawn.append(len(drawn))
+            yield drawn[-1]
+
+    with read_ahead(endless(), depth=2) as items:
+        assert next(items) == 0
+    assert len(drawn) <= 5  # the thread stopped once the block was left

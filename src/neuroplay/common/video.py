@@ -8,10 +8,11 @@ imageio and NumPy are imported inside the functions: importing this module costs
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from neuroplay.common.bounds import check_fits, in_range
 from neuroplay.common.errors import UserError, check
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
+T = TypeVar("T")
 
 
 MAX_FRAMES = 1_000_000  # game frames of one recording: about 9 hours of play at 30 fps
@@ -89,32 +91,189 @@ def read_video(path: str | os.PathLike[str]) -> tuple[list[np.ndarray], float]:
     :func:`write_video` gives the same durations); an MP4's is its stream's. A missing file, one
     that is not a video of these kinds, a damaged one or one with no frames is a :class:`UserError`.
     """
-    import imageio.v3 as iio
-    import numpy as np
+    frames, fps = open_video(path)
+    return list(frames), fps
 
+
+def open_video(path: str | os.PathLike[str]) -> tuple[Iterator[np.ndarray], float]:
+    """``(frames, fps)`` of the GIF or MP4 at ``path``, the frames decoded one at a time as they are
+    iterated (``H×W×3`` uint8): a long video need not fit in memory. The file and its rate are
+    checked at once; a frame that cannot be decoded, or a video with no frames, raises a
+    :class:`UserError` from the iteration."""
     from neuroplay.common.io import input_file
 
     path = input_file(path, "a video file (.gif or .mp4)", "video")
     suffix = Path(path).suffix.lower()
     check(suffix in VIDEO_SUFFIXES, f"cannot read {path} as a video: use a .gif or .mp4 file")
-    plugin = {"plugin": "pyav"} if suffix == ".mp4" else {}
-    frames: list[np.ndarray] = []
+    fps = _unreadable_as_user_error(path, lambda: _frame_rate(path, suffix))
+    return _frames(path, suffix), fps
+
+
+def _unreadable_as_user_error(path: Path, fn):
     try:
-        for frame in iio.imiter(path, **plugin):
-            frame = np.asarray(frame)
-            frame = np.repeat(frame[..., None], 3, axis=2) if frame.ndim == 2 else frame[..., :3]
-            frames.append(np.ascontiguousarray(frame, dtype=np.uint8))
-        fps = _frame_rate(path, suffix, len(frames))
+        return fn()
     except UserError:
         raise
     except Exception as exc:  # imageio, Pillow and PyAV raise many types for a damaged file
         reason = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise UserError(f"{path} is not a readable video ({reason})") from None
-    check(len(frames) > 0, f"{path} holds no frames")
-    return frames, fps
 
 
-def _frame_rate(path: Path, suffix: str, n_frames: int) -> float:
+def _frames(path: Path, suffix: str) -> Iterator[np.ndarray]:
+    import imageio.v3 as iio
+    import numpy as np
+
+    plugin = {"plugin": "pyav"} if suffix == ".mp4" else {}
+    frames = iio.imiter(path, **plugin)
+    count = 0
+    while True:
+        frame = _unreadable_as_user_error(path, lambda: next(frames, None))
+        if frame is None:
+            break
+        frame = np.asarray(frame)
+        frame = np.repeat(frame[..., None], 3, axis=2) if frame.ndim == 2 else frame[..., :3]
+        count += 1
+        yield np.ascontiguousarray(frame, dtype=np.uint8)
+    check(count > 0, f"{path} holds no frames")
+
+
+@contextlib.contextmanager
+def read_ahead(items: Iterator[T], depth: int = 8) -> Iterator[Iterator[T]]:
+    """``items`` drawn by a thread of their own, up to ``depth`` ahead of the caller: a video's
+    decoding goes on while the caller works on the frames before. An error in the drawing is
+    raised where the caller reaches it; leaving the block early stops the thread."""
+    import queue
+    import threading
+
+    ahead: queue.Queue = queue.Queue(maxsize=depth)
+    stop, end = threading.Event(), object()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def draw() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as exc:  # handed to the caller's thread
+            put((end, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    def drained() -> Iterator[T]:
+        while True:
+            item, exc = ahead.get()
+            if exc is not None:
+                raise exc
+            if item is end:
+                return
+            yield item
+
+    thread = threading.Thread(target=draw, name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        yield drained()
+    finally:
+        stop.set()
+        thread.join()
+
+
+class VideoWriter:
+    """A GIF or MP4 written a frame at a time (``with VideoWriter(path, fps) as w: w.write(frame)``),
+    the same file :func:`write_video` makes of the same frames. An MP4 is encoded as frames
+    arrive, in a thread of its own beside the caller's work (``background``), so that only a few
+    frames are held at a time; a GIF is written when the block ends. Atomic like
+    :func:`write_video`: the file appears only when the block ends without an error and at least
+    one frame was written; otherwise nothing is left at ``path``."""
+
+    def __init__(self, path: str | os.PathLike[str], fps: float = 30.0, background: bool = True) -> None:
+        self.suffix = video_suffix(path)
+        check(fps > 0, f"fps must be positive, got {fps}")
+        self.path, self.fps, self.background = Path(path), fps, background
+        self.frames = 0
+        self._held: list[np.ndarray] = []  # a GIF's frames, written at the end
+        self._queue = self._thread = self._error = self._file = self._shape = None
+
+    def __enter__(self) -> VideoWriter:
+        self._atomic = atomic_path(self.path)
+        self._tmp = self._atomic.__enter__()
+        if self.suffix == ".mp4" and self.background:
+            import queue
+            import threading
+
+            self._queue = queue.Queue(maxsize=8)
+            self._thread = threading.Thread(target=self._drain, name="video-writer", daemon=True)
+            self._thread.start()
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        """Add ``frame`` (``H×W×3`` uint8, the size of the first)."""
+        if self._shape is None:
+            self._shape = frame.shape
+        check(frame.shape == self._shape, f"every frame must be {self._shape}, not {frame.shape}")
+        self.frames += 1
+        if self.suffix == ".gif":
+            self._held.append(frame)
+        elif self._queue is not None:
+            if self._error is not None:
+                raise self._error
+            self._queue.put(frame)
+        else:
+            self._encode(frame)
+
+    def _drain(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._encode(frame)
+                except BaseException as exc:  # handed to the caller's thread
+                    self._error = exc
+
+    def _encode(self, frame: np.ndarray) -> None:
+        import imageio.v3 as iio
+        import numpy as np
+
+        h, w = frame.shape[:2]
+        frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")  # yuv420p: even sides
+        if self._file is None:
+            self._file = iio.imopen(self._tmp, "w", plugin="pyav")
+            self._file.init_video_stream("libx264", fps=self.fps, pixel_format="yuv420p")
+        self._file.write_frame(frame)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+        error = self._error
+        try:
+            if self._file is not None:
+                self._file.close()  # flushes the encoder
+            if error is None and exc_type is None and self.suffix == ".gif" and self.frames:
+                write_video(self._tmp, self._held, self.fps)
+        except Exception as err:
+            error = error or err
+        self._held = []
+        if exc_type is None and error is None and self.frames > 0:
+            self._atomic.__exit__(None, None, None)  # the file replaces path in one step
+        else:  # the temporary file goes, nothing replaces path
+            self._atomic.__exit__(RuntimeError, RuntimeError("not written"), None)
+        if exc_type is None and error is not None:
+            if isinstance(error, OSError):
+                raise UserError(f"cannot write {self.path} ({error.strerror or error})") from None
+            raise error
+
+
+def _frame_rate(path: Path, suffix: str) -> float:
     if suffix == ".mp4":
         import imageio.v3 as iio
 
@@ -148,7 +307,7 @@ def video_info(path: str | os.PathLike[str]) -> tuple[int, float, int, int]:
 
             with Image.open(path) as gif:
                 n, (width, height) = getattr(gif, "n_frames", 1), gif.size
-            return n, _frame_rate(path, suffix, n), height, width
+            return n, _frame_rate(path, suffix), height, width
         import av
 
         with av.open(str(path)) as container:

@@ -158,6 +158,8 @@ def run_apply(job: ApplyJob, progress: Progress | None = None,
     with torch_threads(job.config.threads):
         if job.kind == "image":
             times, extra = [_one(job, job.input, job.output)], {}
+            if progress is not None:
+                progress(1, 1)
         elif job.kind == "folder":
             times, extra = _folder(job, progress, should_stop)
         else:

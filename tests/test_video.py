@@ -56,8 +56,12 @@ def test_the_streaming_writer_makes_the_file_write_video_makes(tmp_path, suffix)
     write_video(tmp_path / f"whole{suffix}", frames, fps=12)
     streamed, streamed_fps = read_video(tmp_path / f"stream{suffix}")
     whole, whole_fps = read_video(tmp_path / f"whole{suffix}")
-    assert len(streamed) == 6 and streamed_fps == pytest.approx(whole_fps)
-    assert all(np.array_equal(a, b) for a, b in zip(streamed, whole, strict=True))
+    assert (len(streamed), streamed_fps) == (6, pytest.approx(whole_fps))
+    if suffix == ".gif":  # lossless: the very pixels
+        assert all(np.array_equal(a, b) for a, b in zip(streamed, whole, strict=True))
+    else:  # H.264 is lossy and its encoder threads may round a block differently: the same picture
+        differences = [float(np.abs(a.astype(int) - b).mean()) for a, b in zip(streamed, whole, strict=True)]
+        assert max(differences) < 3, differences
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"stream{suffix}", f"whole{suffix}"])
 
 

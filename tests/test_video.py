@@ -78,6 +78,8 @@ def test_a_failed_or_empty_stream_leaves_the_old_file_alone(tmp_path, suffix):
         writer.write(_frames(1, 8, 8)[0])
         writer.write(_frames(1, 8, 10)[0])
     assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [out.name]
+    with pytest.raises(UserError, match="cannot write"), VideoWriter(out / f"under-a-file{suffix}", fps=10):
+        pass
 
 
 def test_frames_are_read_lazily_and_a_damaged_file_is_a_user_error(tmp_path):
@@ -112,3 +114,20 @@ def test_read_ahead_keeps_order_raises_where_reached_and_stops_early():
     with read_ahead(endless(), depth=2) as items:
         assert next(items) == 0
     assert len(drawn) <= 5  # the thread stopped once the block was left
+
+
+def test_an_encoder_failure_in_its_thread_is_one_user_error_and_leaves_the_old_file(tmp_path, monkeypatch):
+    out = write_video(tmp_path / "clip.mp4", _frames(2, 8, 8), fps=10)
+    before = out.read_bytes()
+    real = VideoWriter._encode
+
+    def full_disk(self, frame):
+        if self.frames >= 2:
+            raise OSError(28, "No space left on device")
+        real(self, frame)
+
+    monkeypatch.setattr(VideoWriter, "_encode", full_disk)
+    with pytest.raises(UserError, match="No space left on device"), VideoWriter(out, fps=10) as writer:
+        for frame in _frames(20, 8, 8):
+            writer.write(frame)
+    assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [out.name]

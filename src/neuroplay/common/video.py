@@ -206,7 +206,10 @@ class VideoWriter:
 
     def __enter__(self) -> VideoWriter:
         self._atomic = atomic_path(self.path)
-        self._tmp = self._atomic.__enter__()
+        try:
+            self._tmp = self._atomic.__enter__()
+        except OSError as exc:
+            raise self._failure(exc) from None
         if self.suffix == ".mp4" and self.background:
             import queue
             import threading
@@ -225,8 +228,8 @@ class VideoWriter:
         if self.suffix == ".gif":
             self._held.append(frame)
         elif self._queue is not None:
-            if self._error is not None:
-                raise self._error
+            if self._error is not None:  # the encoder thread failed: stop the caller's work now
+                raise self._failure(self._error)
             self._queue.put(frame)
         else:
             self._encode(frame)
@@ -268,9 +271,12 @@ class VideoWriter:
         else:  # the temporary file goes, nothing replaces path
             self._atomic.__exit__(RuntimeError, RuntimeError("not written"), None)
         if exc_type is None and error is not None:
-            if isinstance(error, OSError):
-                raise UserError(f"cannot write {self.path} ({error.strerror or error})") from None
-            raise error
+            raise self._failure(error)
+
+    def _failure(self, error: BaseException) -> BaseException:
+        if isinstance(error, OSError):  # disk full, no permission, a path under a file
+            return UserError(f"cannot write {self.path} ({error.strerror or error})")
+        return error
 
 
 def _frame_rate(path: Path, suffix: str) -> float:

@@ -4,7 +4,8 @@ For each ``MODEL.pt`` (from ``neuroplay stylenet train ... -o MODEL.pt``, its ru
 ``MODEL-run/`` beside it holding ``losses.csv``): writes ``src/neuroplay/vision/stylenet/models/NAME.pt``
 (``save_model(..., half=True)``, the card kept), ``docs/stylenet_NAME_loss.png`` (the loss terms per
 step and their 50-step means), and prints the sha256 to pin in ``builtin.py`` and the model card's
-loss table (means over 50-step windows).
+loss table (means over 50-step windows). Then draws the README's picture, ``docs/stylenet_demo.png``:
+scikit-image's cat, then the cat through each built-in network.
 
     .venv/bin/python benchmarks/stylenet_builtins.py /tmp/t800/starry-night.pt /tmp/t800/the-scream.pt
 """
@@ -83,6 +84,29 @@ def main() -> None:
             if w["first"] == 1 or w["last"] % 100 == 0:
                 print(f"| {w['first']:.0f}–{w['last']:.0f} | {w['content']:.2f} | {w['style']:.2e} | "
                       f"{w['total']:.2f} | {w['minutes']:.1f} |")  # fmt: skip
+    readme_picture(ROOT / "docs" / "stylenet_demo.png")
+
+
+def readme_picture(path: Path, height: int = 266, gap: int = 6) -> None:
+    """The cat at ``height`` px, then the cat through every built-in network, side by side."""
+    from PIL import Image
+
+    from neuroplay.vision.image import demo_content, resize, scaled_size, to_array
+    from neuroplay.vision.stylenet.apply import stylize_image
+    from neuroplay.vision.stylenet.builtin import BUILTINS, load_builtin
+
+    cat = demo_content("chelsea", max_size=512)
+    panels = [cat] + [stylize_image(load_builtin(name), cat) for name in BUILTINS]
+    h, w = cat.shape[-2:]
+    size = scaled_size(h, w, max(height, round(w * height / h)))
+    images = [Image.fromarray(to_array(resize(p, size))) for p in panels]
+    sheet = Image.new("RGB", (sum(i.width for i in images) + gap * (len(images) - 1), images[0].height), "white")
+    x = 0
+    for image in images:
+        sheet.paste(image, (x, 0))
+        x += image.width + gap
+    sheet.save(path, optimize=True)
+    print(f"wrote {path} ({sheet.width}×{sheet.height})")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ skipped with a message when absent) and each network, at 512 px:
 The photo and the painting are handed over already at 512 px (longest side), so no resize filter
 changes the style's Gram targets between the three. Every output is scored by the same code,
 ``neuroplay.vision.style.loss_terms`` (float32, the default loss: content + 1e5 × style), from the
-saved 8-bit image. A contact sheet per network goes to ``--sheet-dir``: each row a photo, then the
+saved 8-bit image. A contact sheet per network goes to ``--sheet-dir``: a header, then each row a photo, then the
 network, Gatys at the same time, and full Gatys.
 
 Usage: ``python benchmarks/stylenet_quality.py [--networks starry-night,the-scream]
@@ -34,6 +34,8 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HOLDOUT = Path(__file__).with_name("stylenet_holdout.txt")
 SIZE = 512
 PAINTINGS = {"starry-night": "styles/starry_night.jpg", "the-scream": "styles/the_scream.jpg"}
+COLUMNS = ("photo", "network", "Gatys, the network's time", "full Gatys")
+SCORED = ("network", "gatys_same_time", "gatys_full")
 
 
 def holdout() -> list[Path]:
@@ -124,12 +126,15 @@ def main() -> None:
             quick, quick_iters, quick_seconds = gatys_same_time(content, style, net_seconds)
             row = {"photo": photo.name, "net_seconds": net_seconds, "quick_seconds": quick_seconds,
                    "quick_iterations": quick_iters, "full_seconds": full_seconds}  # fmt: skip
-            for label, image in (("network", net_out), ("gatys_same_time", quick), ("gatys_full", full)):
+            for label, image in zip(SCORED, (net_out, quick, full), strict=True):
                 row[label] = score(image, content, style) if image is not None else None
             rows.append(row)
             print(json.dumps(row), flush=True)
-            blank = torch.ones_like(content)  # no full run cached for this photo
-            sheet.append(torch.cat([content, net_out, quick, full if full is not None else blank], dim=-1))
+            loss = {k: f"loss {v['total']:.2f}" if v else "no full run" for k, v in row.items() if k in SCORED}
+            full_time = f", {full_seconds:.0f} s" if full_seconds else ""
+            sheet.append([(content, photo.name), (net_out, f"{loss['network']}, {net_seconds:.2f} s"),
+                          (quick, f"{loss['gatys_same_time']}, {quick_iters} it."),
+                          (full, loss["gatys_full"] + full_time)])  # fmt: skip
         if not rows:
             continue
         print(f"\n{name}: total loss (content + 1e5 × style), 512 px, scored from 8-bit images")
@@ -146,18 +151,36 @@ def main() -> None:
                    for k in ("network", "gatys_same_time", "gatys_full")}  # fmt: skip
             print(f"{'median, ' + subset:28} {med['network']:9.3f} {med['gatys_same_time']:16.3f} "
                   f"{med['gatys_full']:11.3f}  ({len(chosen)} photos)")  # fmt: skip
-        _contact_sheet([s for s in sheet if s is not None], args.sheet_dir / f"stylenet_{name}_sheet.jpg")
+        _contact_sheet(sheet, args.sheet_dir / f"stylenet_{name}_sheet.jpg")
 
 
-def _contact_sheet(rows: list[torch.Tensor], path: Path, height: int = 160) -> None:
-    """Each row (photo | network | Gatys same time | full Gatys) at ``height`` px, stacked."""
-    from neuroplay.vision.image import resize, save_image
+def _contact_sheet(rows: list[list[tuple]], path: Path, cell: tuple[int, int] = (256, 192)) -> None:
+    """A grid: a header naming the columns, then one row per photo (photo | network | Gatys in the
+    network's time | full Gatys), each image fitted into a ``cell`` (width, height) and captioned
+    with its total loss and time."""
+    from PIL import Image, ImageDraw
 
-    scaled = [resize(r, (height, round(r.shape[-1] * height / r.shape[-2]))) for r in rows]
-    width = max(r.shape[-1] for r in scaled)
-    padded = [torch.nn.functional.pad(r, (0, width - r.shape[-1]), value=1.0) for r in scaled]
+    from neuroplay.vision.image import to_array
+
+    cw, ch = cell
+    pad, text_h, head_h = 6, 16, 22
+    width = len(COLUMNS) * (cw + pad) + pad
+    height = head_h + len(rows) * (ch + text_h + pad) + pad
+    sheet = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, name in enumerate(COLUMNS):
+        draw.text((pad + i * (cw + pad), 5), name, fill=(0, 0, 0))
+    for r, row in enumerate(rows):
+        top = head_h + r * (ch + text_h + pad)
+        for i, (image, text) in enumerate(row):
+            left = pad + i * (cw + pad)
+            if image is not None:
+                picture = Image.fromarray(to_array(image))
+                picture.thumbnail((cw, ch), Image.Resampling.LANCZOS)
+                sheet.paste(picture, (left + (cw - picture.width) // 2, top + (ch - picture.height) // 2))
+            draw.text((left, top + ch + 2), text[:40], fill=(60, 60, 60))
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(torch.cat(padded, dim=-2), path, quality=88)
+    sheet.save(path, quality=88)
     print(f"contact sheet: {path}")
 
 

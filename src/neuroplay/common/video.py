@@ -63,25 +63,12 @@ def write_video(path: str | os.PathLike[str], frames: Sequence[np.ndarray], fps:
     chroma planes need even sides, so an odd last row or column is repeated once. Nothing is left
     at ``path`` if writing fails; an unwritable place is a :class:`UserError`.
     """
-    import imageio.v3 as iio
-    import numpy as np
-
-    suffix = video_suffix(path)
+    writer = VideoWriter(path, fps)  # checks the name and the rate
     check(len(frames) > 0, "no frames to write")
-    check(fps > 0, f"fps must be positive, got {fps}")
-    stack = np.stack(frames)
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp:
-            if suffix == ".gif":
-                iio.imwrite(tmp, stack, extension=".gif", duration=1000 / fps, loop=0)
-            else:
-                h, w = stack.shape[1:3]
-                stack = np.pad(stack, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-                iio.imwrite(tmp, stack, plugin="pyav", codec="libx264", fps=fps, out_pixel_format="yuv420p")
-    except OSError as exc:
-        raise UserError(f"cannot write {path} ({exc.strerror or exc})") from None
-    return path
+    with writer:
+        for frame in frames:
+            writer.write(frame)
+    return writer.path
 
 
 def read_video(path: str | os.PathLike[str]) -> tuple[list[np.ndarray], float]:
@@ -189,17 +176,17 @@ def read_ahead(items: Iterator[T], depth: int = 8) -> Iterator[Iterator[T]]:
 
 
 class VideoWriter:
-    """A GIF or MP4 written a frame at a time (``with VideoWriter(path, fps) as w: w.write(frame)``),
-    the same file :func:`write_video` makes of the same frames. An MP4 is encoded as frames
-    arrive, in a thread of its own beside the caller's work (``background``), so that only a few
-    frames are held at a time; a GIF is written when the block ends. Atomic like
-    :func:`write_video`: the file appears only when the block ends without an error and at least
-    one frame was written; otherwise nothing is left at ``path``."""
+    """A GIF or MP4 written a frame at a time (``with VideoWriter(path, fps) as w: w.write(frame)``);
+    :func:`write_video` is this with every frame at once. An MP4 is encoded as frames arrive, in a
+    thread of its own beside the caller's work, so that only a few frames are held at a time; a GIF
+    is written when the block ends. Atomic: the file appears only when the block ends without an
+    error and at least one frame was written; otherwise nothing is left at ``path``, and an
+    unwritable place is a :class:`UserError`."""
 
-    def __init__(self, path: str | os.PathLike[str], fps: float = 30.0, background: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], fps: float = 30.0) -> None:
         self.suffix = video_suffix(path)
         check(fps > 0, f"fps must be positive, got {fps}")
-        self.path, self.fps, self.background = Path(path), fps, background
+        self.path, self.fps = Path(path), fps
         self.frames = 0
         self._held: list[np.ndarray] = []  # a GIF's frames, written at the end
         self._queue = self._thread = self._error = self._file = self._shape = None
@@ -210,7 +197,7 @@ class VideoWriter:
             self._tmp = self._atomic.__enter__()
         except OSError as exc:
             raise self._failure(exc) from None
-        if self.suffix == ".mp4" and self.background:
+        if self.suffix == ".mp4":
             import queue
             import threading
 
@@ -227,12 +214,10 @@ class VideoWriter:
         self.frames += 1
         if self.suffix == ".gif":
             self._held.append(frame)
-        elif self._queue is not None:
-            if self._error is not None:  # the encoder thread failed: stop the caller's work now
-                raise self._failure(self._error)
-            self._queue.put(frame)
-        else:
-            self._encode(frame)
+            return
+        if self._error is not None:  # the encoder thread failed: stop the caller's work now
+            raise self._failure(self._error)
+        self._queue.put(frame)
 
     def _drain(self) -> None:
         while (frame := self._queue.get()) is not None:
@@ -243,15 +228,23 @@ class VideoWriter:
                     self._error = exc
 
     def _encode(self, frame: np.ndarray) -> None:
+        """One frame into the MP4: H.264 in yuv420p, whose chroma planes need even sides, so an odd
+        last row or column is repeated once."""
         import imageio.v3 as iio
         import numpy as np
 
         h, w = frame.shape[:2]
-        frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")  # yuv420p: even sides
+        frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         if self._file is None:
             self._file = iio.imopen(self._tmp, "w", plugin="pyav")
             self._file.init_video_stream("libx264", fps=self.fps, pixel_format="yuv420p")
         self._file.write_frame(frame)
+
+    def _write_gif(self) -> None:
+        import imageio.v3 as iio
+        import numpy as np
+
+        iio.imwrite(self._tmp, np.stack(self._held), extension=".gif", duration=1000 / self.fps, loop=0)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._thread is not None:
@@ -262,7 +255,7 @@ class VideoWriter:
             if self._file is not None:
                 self._file.close()  # flushes the encoder
             if error is None and exc_type is None and self.suffix == ".gif" and self.frames:
-                write_video(self._tmp, self._held, self.fps)
+                self._write_gif()
         except Exception as err:
             error = error or err
         self._held = []

@@ -131,3 +131,11 @@ def test_an_encoder_failure_in_its_thread_is_one_user_error_and_leaves_the_old_f
         for frame in _frames(20, 8, 8):
             writer.write(frame)
     assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_a_gif_read_back_and_written_again_keeps_its_rate(tmp_path):
+    first = write_video(tmp_path / "a.gif", _frames(3, 8, 8), fps=30)  # 33.3 ms: stored as 30 ms
+    frames, fps = read_video(first)
+    assert fps == pytest.approx(1000 / 30)
+    again, fps_again = read_video(write_video(tmp_path / "b.gif", frames, fps=fps))
+    assert len(again) == 3 and fps_again == pytest.approx(fps)  # 1000 / fps = 29.99... ms once became 20 ms

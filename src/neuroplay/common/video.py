@@ -59,9 +59,10 @@ def video_suffix(path: str | os.PathLike[str]) -> str:
 def write_video(path: str | os.PathLike[str], frames: Sequence[np.ndarray], fps: float = 30.0) -> Path:
     """Write ``frames`` (``H×W×3`` uint8 arrays, all one size) to ``path`` at ``fps`` frames a second.
 
-    ``.gif``: loops forever, each frame shown ``1000 / fps`` ms. ``.mp4``: H.264 in yuv420p, whose
-    chroma planes need even sides, so an odd last row or column is repeated once. Nothing is left
-    at ``path`` if writing fails; an unwritable place is a :class:`UserError`.
+    ``.gif``: loops forever, each frame shown ``1000 / fps`` ms to the nearest 10 (a GIF's unit).
+    ``.mp4``: H.264 in yuv420p, whose chroma planes need even sides, so an odd last row or column is
+    repeated once. Nothing is left at ``path`` if writing fails; an unwritable place is a
+    :class:`UserError`.
     """
     writer = VideoWriter(path, fps)  # checks the name and the rate
     check(len(frames) > 0, "no frames to write")
@@ -241,10 +242,13 @@ class VideoWriter:
         self._file.write_frame(frame)
 
     def _write_gif(self) -> None:
+        """A GIF stores each frame's delay in whole centiseconds and Pillow truncates: 1000 / 33.33 fps
+        is 29.99... ms, which became 20 ms (50 fps). So the delay is rounded to the nearest 10 ms."""
         import imageio.v3 as iio
         import numpy as np
 
-        iio.imwrite(self._tmp, np.stack(self._held), extension=".gif", duration=1000 / self.fps, loop=0)
+        delay = 10 * max(1, round(100 / self.fps))
+        iio.imwrite(self._tmp, np.stack(self._held), extension=".gif", duration=delay, loop=0)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._thread is not None:
